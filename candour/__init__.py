@@ -1,0 +1,1 @@
+"""Candour's composition root: settings, the application builder and the `candour` CLI."""

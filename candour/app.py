@@ -1,0 +1,164 @@
+"""The composition root: builds the vault (and later the bot and desk) from one Settings object."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import select
+
+from candour.settings import Settings
+from policies.loader import load_policy, starter_policy_text
+from storage import keyring, migrate, officers, policy_store
+from storage.clock import Clock, SystemClock
+from storage.crypto import KdfParams
+from storage.db import Database, DatabaseConfig, sqlite_path
+from storage.errors import DatabaseUnavailableError, NotInitialisedError
+from storage.models import Officer, PolicyVersion
+from storage.vault import Vault
+
+ADMIN_ROLES = ("standards-officer", "queue-lead", "policy-admin", "auditor", "operator")
+
+
+def kdf_params(settings: Settings) -> KdfParams:
+    return KdfParams(
+        memory_kib=settings.argon2_memory_kib, iterations=settings.argon2_iterations, lanes=settings.argon2_lanes
+    )
+
+
+def database_config(settings: Settings) -> DatabaseConfig:
+    return DatabaseConfig(
+        url=settings.effective_database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        pool_size=settings.db_pool_size,
+    )
+
+
+async def open_vault(settings: Settings, *, clock: Clock | None = None) -> Vault:
+    """Open an initialised installation; NotInitialisedError says what `candour init` would fix."""
+    if not settings.data_dir.is_dir():
+        raise NotInitialisedError(f"data directory {settings.data_dir} does not exist: run `candour init`")
+    keys = keyring.load_keys(settings.keys_dir)
+    config = database_config(settings)
+    path = sqlite_path(config.url) if config.url.startswith("sqlite") else None
+    if path is not None and not path.exists():
+        raise NotInitialisedError(f"database {path} does not exist: run `candour init`")
+    db = Database(config)
+    try:
+        revision = await _revision(db)
+    except BaseException:
+        await db.dispose()
+        raise
+    if revision != migrate.head_revision():
+        await db.dispose()
+        if revision is None:
+            raise NotInitialisedError("the database is empty: run `candour init`")
+        raise NotInitialisedError(f"the database schema is at {revision}, this version needs "
+                                  f"{migrate.head_revision()}: run `candour init` to migrate")
+    return Vault(db=db, keys=keys, kdf=kdf_params(settings), clock=clock or SystemClock())
+
+
+async def _revision(db: Database) -> str | None:
+    try:
+        return await migrate.current_revision(db.engine)
+    except (OSError, DatabaseUnavailableError):
+        raise DatabaseUnavailableError("the database is unavailable") from None
+    except Exception as exc:
+        if exc.__class__.__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3")):
+            raise DatabaseUnavailableError(f"the database is unavailable ({type(exc).__name__})") from None
+        raise
+
+
+@dataclass(frozen=True)
+class AdminSpec:
+    """The first officer `candour init` creates: every role, every queue, so the policy can be published."""
+
+    login: str
+    display_name: str
+    passphrase: str = field(repr=False)
+    unit_id: str | None = None
+    staff_number: str | None = None
+
+
+@dataclass
+class InitReport:
+    """What `candour init` did, for the operator; a second run reports nothing new."""
+
+    done: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+
+
+async def initialise(
+    settings: Settings, *, admin: AdminSpec | None, policy_text: str | None = None, clock: Clock | None = None
+) -> InitReport:
+    """Create the data directory, key files and schema, the first officer and the first policy; idempotent."""
+    report = InitReport()
+    data_dir = settings.data_dir
+    if not data_dir.exists():
+        data_dir.mkdir(parents=True, mode=0o700)
+        report.done.append(f"created data directory {data_dir}")
+    os.chmod(data_dir, 0o700)
+    if keyring.create_keys(settings.keys_dir):
+        report.done.append(f"created key files in {settings.keys_dir}")
+    else:
+        report.already.append("key files exist")
+    db = Database(database_config(settings))
+    try:
+        before = await _revision(db)
+        await migrate.upgrade(db.engine)
+        if before != migrate.head_revision():
+            report.done.append(f"migrated the database to {migrate.head_revision()}")
+        else:
+            report.already.append("database schema is current")
+        vault = Vault(db=db, keys=keyring.load_keys(settings.keys_dir), kdf=kdf_params(settings),
+                      clock=clock or SystemClock())
+        await _first_policy_and_admin(vault, admin=admin, policy_text=policy_text, report=report)
+    finally:
+        await db.dispose()
+    _restrict(settings)
+    return report
+
+
+async def _first_policy_and_admin(
+    vault: Vault, *, admin: AdminSpec | None, policy_text: str | None, report: InitReport
+) -> None:
+    async with vault.db.transaction() as session:
+        has_policy = (await session.exec(select(PolicyVersion.version).limit(1))).first() is not None
+        has_officer = (await session.exec(select(Officer.id).limit(1))).first() is not None
+    if has_policy and has_officer:
+        report.already.append("a policy is published and officers exist")
+        return
+    text = policy_text or starter_policy_text()
+    document = load_policy(text)
+    if not has_officer:
+        if admin is None:
+            raise NotInitialisedError("the first officer is needed: give --admin-login and a passphrase")
+        async with vault.db.transaction() as session:
+            await policy_store.sync_directory(session, document)
+        await officers.add(
+            vault,
+            login=admin.login,
+            display_name=admin.display_name,
+            passphrase=admin.passphrase,
+            roles=ADMIN_ROLES,
+            unit_id=admin.unit_id,
+            staff_number=admin.staff_number,
+            queues=tuple(q.id for q in document.queues),
+            actor="operator:init",
+        )
+        report.done.append(f"created officer {admin.login} ({', '.join(ADMIN_ROLES)}), member of every queue")
+    if not has_policy:
+        published = await policy_store.publish(vault, text=text, author="operator:init", note="initial policy")
+        report.done.append(f"published policy version {published.version} ({document.name})")
+
+
+def _restrict(settings: Settings) -> None:
+    """Owner-only permissions on the database files (they hold routing metadata and sealed blobs)."""
+    path = sqlite_path(settings.effective_database_url) if not settings.database_url or \
+        settings.database_url.startswith("sqlite") else None
+    if path is None:
+        return
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if candidate.exists():
+            os.chmod(candidate, 0o600)

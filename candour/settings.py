@@ -1,0 +1,47 @@
+"""The one frozen settings object, read from `CANDOUR_*` environment variables and an optional `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, computed_field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable about one Candour installation.
+
+    Costs (the Argon2id work factor) are settings so that tests lower them
+    without monkeypatching; secrets live in key files under `data_dir/keys`,
+    never here and never in the repository.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="CANDOUR_", env_file=".env", env_file_encoding="utf-8", frozen=True, extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path("candour-data"), description="Where the embedded database and key files live")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default is SQLite in data_dir"
+    )
+    sqlite_synchronous: str = Field(default="FULL", pattern="^(OFF|NORMAL|FULL|EXTRA)$")
+    db_pool_size: int = Field(default=5, ge=1, le=100)
+
+    argon2_memory_kib: int = Field(default=65536, ge=8, description="Argon2id memory cost in KiB")
+    argon2_iterations: int = Field(default=3, ge=1)
+    argon2_lanes: int = Field(default=4, ge=1, le=255)
+
+    telegram_token: str | None = None
+    telegram_api_url: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in force: the configured one, or SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'candour.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"

@@ -1,0 +1,271 @@
+"""The routing-policy document: units, queues, categories, ordered rules and defaults.
+
+These models check structure and cross-references only (every id named somewhere exists, ids are unique).
+Whether a well-formed document is safe to publish (always routable, no conflict of interest, legal
+deadlines) is the validator's job, so an admin sees a typo and a design problem as different kinds of
+message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "ID_PATTERN",
+    "PRIORITIES",
+    "Category",
+    "Conditions",
+    "Defaults",
+    "Id",
+    "PolicyDocument",
+    "Priority",
+    "ProgressClock",
+    "Queue",
+    "QuietHours",
+    "Route",
+    "Rule",
+    "Unit",
+    "format_path",
+    "priority_rank",
+]
+
+Priority = Literal["low", "normal", "high", "urgent"]
+PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high", "urgent")
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+PathPart = str | int
+Path = tuple[PathPart, ...]
+
+
+def priority_rank(priority: str) -> int:
+    """Position of ``priority`` in :data:`PRIORITIES` (higher is more pressing)."""
+    return PRIORITIES.index(priority)  # type: ignore[arg-type]
+
+
+def format_path(path: Iterable[PathPart]) -> str:
+    """Render a location as an admin would look for it: ``queues[2].unit``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _check_id(value: str) -> str:
+    if not ID_PATTERN.fullmatch(value):
+        raise PydanticCustomError(
+            "policy_id",
+            "{value} is not a valid id: use lower-case letters, digits and '-', "
+            "starting with a letter or digit, at most 63 characters",
+            {"value": repr(value)},
+        )
+    return value
+
+
+Id = Annotated[str, AfterValidator(_check_id)]
+
+
+def _time_text(value: Any) -> Any:
+    # YAML 1.1 reads an unquoted 21:00 as the base-60 integer 1260; say how to fix it instead of
+    # reporting a puzzling "should be a valid string".
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "policy_time", 'write times in quotes, e.g. "21:00" (unquoted, YAML reads them as numbers)'
+        )
+    return value
+
+
+TimeText = Annotated[str, BeforeValidator(_time_text)]
+
+
+class _Model(BaseModel):
+    # strict: YAML already gives real booleans and numbers, so "yes" for an int or 1 for a bool is a
+    # mistake worth reporting rather than coercing.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Unit(_Model):
+    """A part of the force a subject can belong to (a BCU, a department, PSD itself)."""
+
+    id: Id
+    name: str = Field(min_length=1)
+
+
+class Queue(_Model):
+    """A work queue of standards officers; its members can read the reports routed to it."""
+
+    id: Id
+    name: str = Field(min_length=1)
+    # None means the queue sits outside every unit (an independent reviewer), so no subject can ever
+    # be in its line management; the validator relies on this for the fallback.
+    unit: Id | None
+    escalates_to: Id | None = None
+
+
+class Category(_Model):
+    """A kind of misconduct a reporter can pick; a report may carry several."""
+
+    id: Id
+    label: str = Field(min_length=1)
+    discrimination: bool = False
+
+
+class Conditions(_Model):
+    """What a report's metadata must show for a rule to apply; every given condition must hold."""
+
+    categories_any: list[Id] = []
+    categories_all: list[Id] = []
+    subject_unit_any: list[Id] = []
+    subject_role_any: list[Id] = []
+    ongoing: bool | None = None
+    risk_of_harm: bool | None = None
+    reported_before: bool | None = None
+    discrimination: bool | None = None
+
+    def is_empty(self) -> bool:
+        """True if these conditions match every report."""
+        return self == Conditions()
+
+
+class Route(_Model):
+    """What a matching rule contributes to the routing decision; unset fields contribute nothing."""
+
+    queues: list[Id] = []
+    exclude: list[Id] = []
+    priority: Priority | None = None
+    acknowledge_within_days: int | None = None
+    feedback_within_days: int | None = None
+    checkin_days: list[int] | None = None
+    escalation: Id | None = None
+    retention_days: int | None = None
+    flags: list[Id] = []
+
+
+class Rule(_Model):
+    """One ordered routing rule."""
+
+    id: Id
+    description: str = ""
+    # Required even for a catch-all (`when: {}`), so a forgotten condition is an error, not a rule
+    # that silently matches every report.
+    when: Conditions
+    route: Route
+    final: bool = False
+
+
+class QuietHours(_Model):
+    """Local hours during which the bot sends nothing to reporters."""
+
+    start: TimeText = "21:00"
+    end: TimeText = "08:00"
+    timezone: str = "Europe/London"
+
+
+class ProgressClock(_Model):
+    """When an open investigation is due a progress update (Police (Conduct) Regulations 2020, reg 19)."""
+
+    first_after_months: int = 12
+    then_every_months: int = 6
+
+
+class Defaults(_Model):
+    """Values used when no matching rule sets them."""
+
+    priority: Priority = "normal"
+    acknowledge_within_days: int = 7
+    feedback_within_days: int = 90
+    checkin_days: list[int] = [7, 30, 90]
+    checkin_after_closure_days: list[int] = [30]
+    retention_days: int = 2190
+    escalation: Id | None = None
+    quiet_hours: QuietHours = QuietHours()
+    progress_update: ProgressClock = ProgressClock()
+
+
+class PolicyDocument(_Model):
+    """A whole routing policy, as an admin writes it."""
+
+    name: str = Field(min_length=1)
+    units: list[Unit]
+    queues: list[Queue]
+    categories: list[Category]
+    subject_roles: list[Id]
+    defaults: Defaults = Defaults()
+    rules: list[Rule]
+    fallback_queues: list[Id]
+
+    @model_validator(mode="after")
+    def _check_references(self) -> PolicyDocument:
+        problems = _reference_problems(self)
+        if problems:
+            summary = "; ".join(f"{format_path(path)}: {message}" for path, message in problems)
+            raise PydanticCustomError(
+                "policy_reference", "{summary}", {"summary": summary, "problems": tuple(problems)}
+            )
+        return self
+
+    def unit_of(self, queue_id: str) -> str | None:
+        """The unit of a queue (None for an external queue); KeyError for an unknown queue."""
+        return self.queue(queue_id).unit
+
+    def queue(self, queue_id: str) -> Queue:
+        """The queue with this id; KeyError if there is none."""
+        for queue in self.queues:
+            if queue.id == queue_id:
+                return queue
+        raise KeyError(queue_id)
+
+
+def _reference_problems(doc: PolicyDocument) -> list[tuple[Path, str]]:
+    problems: list[tuple[Path, str]] = []
+
+    def unique(kind: str, field: str, ids: list[str]) -> set[str]:
+        counts = Counter(ids)
+        seen: set[str] = set()
+        for index, value in enumerate(ids):
+            if counts[value] > 1 and value in seen:
+                path: Path = (field, index) if field == "subject_roles" else (field, index, "id")
+                problems.append((path, f"duplicate {kind} id {value!r}"))
+            seen.add(value)
+        return set(ids)
+
+    units = unique("unit", "units", [u.id for u in doc.units])
+    queues = unique("queue", "queues", [q.id for q in doc.queues])
+    categories = unique("category", "categories", [c.id for c in doc.categories])
+    roles = unique("subject role", "subject_roles", list(doc.subject_roles))
+    unique("rule", "rules", [r.id for r in doc.rules])
+
+    known = {"unit": units, "queue": queues, "category": categories, "subject role": roles}
+
+    def ref(kind: str, path: Path, value: str | None) -> None:
+        if value is not None and value not in known[kind]:
+            problems.append((path, f"unknown {kind} {value!r}"))
+
+    def refs(kind: str, path: Path, values: list[str]) -> None:
+        for index, value in enumerate(values):
+            ref(kind, (*path, index), value)
+
+    for index, queue in enumerate(doc.queues):
+        ref("unit", ("queues", index, "unit"), queue.unit)
+        ref("queue", ("queues", index, "escalates_to"), queue.escalates_to)
+    for index, rule in enumerate(doc.rules):
+        when, route = ("rules", index, "when"), ("rules", index, "route")
+        refs("category", (*when, "categories_any"), rule.when.categories_any)
+        refs("category", (*when, "categories_all"), rule.when.categories_all)
+        refs("unit", (*when, "subject_unit_any"), rule.when.subject_unit_any)
+        refs("subject role", (*when, "subject_role_any"), rule.when.subject_role_any)
+        refs("queue", (*route, "queues"), rule.route.queues)
+        refs("queue", (*route, "exclude"), rule.route.exclude)
+        ref("queue", (*route, "escalation"), rule.route.escalation)
+    refs("queue", ("fallback_queues",), doc.fallback_queues)
+    ref("queue", ("defaults", "escalation"), doc.defaults.escalation)
+    return problems

@@ -1,0 +1,122 @@
+"""The append-only audit log: every write of the vault adds an entry hash-chained to the one before.
+
+Threat: an insider with database access rewrites or deletes entries to hide what they read or did.
+Why a hash chain: each entry's hash covers its content and the previous hash, so an edit, a deletion
+or an insertion breaks every later link and `candour audit verify` names the first broken entry.
+(Truncating the tail is detected by comparing the head hash with one exported earlier; see the runbook.)
+Entries never carry report content or anything that identifies a reporter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import AuditEntry
+
+GENESIS = "0" * 64
+# An arbitrary constant naming the one advisory lock that serialises appends on PostgreSQL.
+_PG_LOCK_ID = 0x43414E44
+
+
+def entry_hash(
+    *, prev_hash: str, seq: int, at: datetime, actor: str, action: str, case_id: str | None, detail: Mapping[str, Any]
+) -> str:
+    """SHA-256 over the canonical JSON of an entry and its predecessor's hash."""
+    body = json.dumps(
+        {
+            "prev": prev_hash,
+            "seq": seq,
+            "at": at.isoformat(),
+            "actor": actor,
+            "action": action,
+            "case": case_id,
+            "detail": detail,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    )
+    return hashlib.sha256(body.encode("ascii")).hexdigest()
+
+
+async def append(
+    session: AsyncSession,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    case_id: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Add an entry in the caller's transaction, so the audit record commits or rolls back with the write."""
+    if session.bind.dialect.name == "postgresql":
+        # Why: two transactions must not both chain onto the same head; SQLite's BEGIN IMMEDIATE
+        # already serialises writers.
+        await session.exec(text(f"SELECT pg_advisory_xact_lock({_PG_LOCK_ID})"))  # type: ignore[call-overload]
+    head = (await session.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1))).first()
+    seq = 1 if head is None else head.seq + 1
+    prev = GENESIS if head is None else head.hash
+    clean_detail = dict(detail or {})
+    digest = entry_hash(
+        prev_hash=prev, seq=seq, at=at, actor=actor, action=action, case_id=case_id, detail=clean_detail
+    )
+    entry = AuditEntry(
+        seq=seq, at=at, actor=actor, action=action, case_id=case_id, detail=clean_detail, prev_hash=prev, hash=digest
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The result of checking the chain: how many entries, and the first broken one if any."""
+
+    entries: int
+    head_hash: str
+    first_broken: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.first_broken is None
+
+
+async def verify(session: AsyncSession, *, batch: int = 5000) -> ChainReport:
+    """Walk the whole chain in order and report the first entry whose link or hash does not hold."""
+    expected_seq, prev, count, last_seq = 1, GENESIS, 0, 0
+    while True:
+        rows = (
+            await session.exec(
+                select(AuditEntry).where(col(AuditEntry.seq) > last_seq).order_by(col(AuditEntry.seq)).limit(batch)
+            )
+        ).all()
+        if not rows:
+            return ChainReport(entries=count, head_hash=prev)
+        for entry in rows:
+            if entry.seq != expected_seq:
+                return ChainReport(count, prev, expected_seq, f"entry {expected_seq} is missing")
+            if entry.prev_hash != prev:
+                return ChainReport(count, prev, entry.seq, "its link to the previous entry does not match")
+            recomputed = entry_hash(
+                prev_hash=entry.prev_hash,
+                seq=entry.seq,
+                at=entry.at,
+                actor=entry.actor,
+                action=entry.action,
+                case_id=entry.case_id,
+                detail=entry.detail,
+            )
+            if recomputed != entry.hash:
+                return ChainReport(count, prev, entry.seq, "its content does not match its hash")
+            prev, count, expected_seq, last_seq = entry.hash, count + 1, entry.seq + 1, entry.seq
+        session.expunge_all()

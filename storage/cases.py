@@ -1,0 +1,477 @@
+"""The reporter's side of the vault: submit a report, find it by receipt, add to it, read the team's replies.
+
+Everything here can seal but never open a case: it holds no officer key. The one thing a reporter can
+open is what was sealed to the key derived from their receipt code (messages from the standards team).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from policies.engine import Decision, ReportFacts, route
+from storage import audit, crypto, outbox, payloads, policy_store, receipts
+from storage.clock import coarsen
+from storage.errors import InputError, NoRecipientError, NotFoundError, UnknownReceiptError
+from storage.models import Case, CaseItem, CaseKey, CaseQueue, ContactHandle, Officer, QueueMember, Receipt
+from storage.officers import normalise_name, normalise_staff_number
+from storage.vault import Vault
+
+CONTACT_PURPOSE = "contact"
+QUESTIONNAIRE_VERSION = "2026-11"
+
+# Item kinds. The kind is bound into each item's HPKE info, so an item cannot be passed off as another.
+REPORT = "report"
+EVIDENCE = "evidence"
+SUBJECTS = "subjects"
+REPORTER_MESSAGE = "reporter-message"
+OFFICER_MESSAGE = "officer-message"
+NOTE = "note"
+CHECKIN_ANSWER = "checkin-answer"
+OUTCOME = "outcome"
+STATUS_NOTICE = "status-notice"
+
+REPORTER_KINDS = (REPORTER_MESSAGE, EVIDENCE, CHECKIN_ANSWER)
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone the reporter names as involved; only unit and role are routing metadata."""
+
+    name: str = ""
+    staff_number: str = ""
+    role: str | None = None
+    unit: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A file to seal with the report; the front door strips identifying metadata before it gets here."""
+
+    filename: str
+    media_type: str
+    content: bytes = field(repr=False)
+    metadata_kept: bool = False
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
+class ReportSubmission:
+    """A complete report as the reporter made it."""
+
+    categories: tuple[str, ...]
+    narrative: str
+    when: str = ""
+    where: str = ""
+    location_unit: str | None = None
+    subjects: tuple[Person, ...] = ()
+    witnesses: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    ongoing: bool | None = None
+    risk_of_harm: bool | None = None
+    reported_before: bool | None = None
+    checkin_consent: bool = False
+    questionnaire_version: str = QUESTIONNAIRE_VERSION
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What the reporter is told once: the receipt code; and the case's reference and queues."""
+
+    case_id: str
+    reference: str
+    receipt_code: str = field(repr=False)
+    queues: tuple[str, ...]
+    policy_version: int
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One event of a case as the reporter may see it: what kind, when (to the hour), by whom."""
+
+    at: datetime
+    kind: str
+    author: str
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class ReporterView:
+    """What a receipt code shows: status and the messages sealed to the reporter."""
+
+    case_id: str
+    reference: str
+    status: str
+    received_at: datetime
+    timeline: tuple[TimelineEntry, ...]
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _check_submission(vault: Vault, report: ReportSubmission) -> None:
+    limits = vault.limits
+    if not report.categories:
+        raise InputError("choose at least one category")
+    if not report.narrative.strip():
+        raise InputError("say what happened")
+    for label, value in (("what happened", report.narrative), ("when", report.when), ("where", report.where),
+                         ("witnesses", report.witnesses)):
+        if len(value) > limits.max_text_chars:
+            raise InputError(f"'{label}' is longer than {limits.max_text_chars} characters")
+    if len(report.subjects) > limits.max_subjects:
+        raise InputError(f"name at most {limits.max_subjects} people")
+    if len(report.evidence) > limits.max_evidence_items:
+        raise InputError(f"attach at most {limits.max_evidence_items} files")
+    for item in report.evidence:
+        if len(item.content) > limits.max_evidence_bytes:
+            raise InputError(f"a file is larger than {limits.max_evidence_bytes // (1024 * 1024)} MB")
+
+
+async def _match_subjects(session: AsyncSession, subjects: tuple[Person, ...]) -> list[Officer]:
+    """Officers of the directory named as subjects (by staff number, or by exact full name)."""
+    numbers = {normalise_staff_number(p.staff_number) for p in subjects if p.staff_number.strip()}
+    names = {normalise_name(p.name) for p in subjects if p.name.strip()}
+    if not numbers and not names:
+        return []
+    officers = (await session.exec(select(Officer))).all()
+    return [
+        o
+        for o in officers
+        if (o.staff_number and o.staff_number in numbers) or normalise_name(o.display_name) in names
+    ]
+
+
+def _facts(report: ReportSubmission, matched: list[Officer]) -> ReportFacts:
+    units = {p.unit for p in report.subjects if p.unit} | {o.unit_id for o in matched if o.unit_id}
+    roles = {p.role for p in report.subjects if p.role}
+    return ReportFacts(
+        categories=frozenset(report.categories),
+        subject_units=frozenset(units),
+        subject_roles=frozenset(roles),
+        ongoing=report.ongoing,
+        risk_of_harm=report.risk_of_harm,
+        reported_before=report.reported_before,
+    )
+
+
+async def eligible_recipients(
+    session: AsyncSession, *, queue_ids: tuple[str, ...], excluded_officers: set[int], subject_units: frozenset[str]
+) -> list[Officer]:
+    """Active members of the queues, less officers named as subjects and officers of a subject's unit.
+
+    Threat: an officer reported on, or a close colleague, reading the report and identifying the
+    reporter. Why leave them out of the key wrapping rather than hide the case in the UI: without a
+    wrapped case key they cannot read it even with full database access.
+    """
+    if not queue_ids:
+        return []
+    rows = (
+        await session.exec(
+            select(Officer)
+            .join(QueueMember, col(QueueMember.officer_id) == col(Officer.id))
+            .where(col(QueueMember.queue_id).in_(queue_ids), col(Officer.active).is_(True))
+        )
+    ).all()
+    seen: dict[int, Officer] = {}
+    for officer in rows:
+        assert officer.id is not None
+        if officer.id in excluded_officers or (officer.unit_id and officer.unit_id in subject_units):
+            continue
+        seen.setdefault(officer.id, officer)
+    return list(seen.values())
+
+
+async def _unique_reference(session: AsyncSession) -> str:
+    for _ in range(10):
+        reference = "CN-" + "".join(secrets.choice(receipts.ALPHABET) for _ in range(8))
+        if (await session.exec(select(Case.id).where(Case.reference == reference))).first() is None:
+            return reference
+    raise RuntimeError("could not find a free case reference")  # 40 bits: practically unreachable
+
+
+def seal_new_item(
+    session: AsyncSession,
+    *,
+    case: Case,
+    kind: str,
+    author: str,
+    meta: dict[str, Any],
+    body: bytes = b"",
+    seq: int,
+    at: datetime,
+    officer_id: int | None = None,
+) -> CaseItem:
+    assert case.public_key is not None
+    item_id = _new_id()
+    sealed = crypto.seal_item(
+        payloads.encode(meta, body), case_public_key=case.public_key, case_id=case.id, item_id=item_id, kind=kind
+    )
+    item = CaseItem(
+        id=item_id, case_id=case.id, seq=seq, kind=kind, author=author, officer_id=officer_id, created_at=at,
+        ciphertext=sealed,
+    )
+    session.add(item)
+    return item
+
+
+def _sealed_case(report: ReportSubmission, decision: Decision, matched: list[Officer]) -> list[tuple[str, dict[str, Any], bytes]]:
+    """The items a submission becomes: the report, the named-subjects record, each evidence file."""
+    items: list[tuple[str, dict[str, Any], bytes]] = [
+        (
+            REPORT,
+            {
+                "questionnaire_version": report.questionnaire_version,
+                "categories": list(report.categories),
+                "narrative": report.narrative,
+                "when": report.when,
+                "where": report.where,
+                "location_unit": report.location_unit,
+                "subjects": [p.__dict__ for p in report.subjects],
+                "witnesses": report.witnesses,
+                "ongoing": report.ongoing,
+                "risk_of_harm": report.risk_of_harm,
+                "reported_before": report.reported_before,
+                "checkin_consent": report.checkin_consent,
+            },
+            b"",
+        ),
+        # Why sealed: who is named as a subject is content; officers re-check it when referring or granting.
+        (SUBJECTS, {"officer_ids": sorted(o.id for o in matched if o.id is not None)}, b""),
+    ]
+    for evidence in report.evidence:
+        meta = {
+            "filename": evidence.filename,
+            "media_type": evidence.media_type,
+            "sha256": evidence.sha256,
+            "size": len(evidence.content),
+            "metadata_kept": evidence.metadata_kept,
+        }
+        items.append((EVIDENCE, meta, evidence.content))
+    return items
+
+
+async def submit(vault: Vault, *, report: ReportSubmission, contact: str | None = None) -> SubmitResult:
+    """Route, seal and persist a report, schedule its follow-up, and audit it, in one transaction."""
+    _check_submission(vault, report)
+    receipt_code = receipts.generate()
+    normalised = receipts.normalise(receipt_code)
+    reporter_public = crypto.reporter_keypair(normalised).public
+    pair = crypto.generate_keypair()
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        policy = await policy_store.active(session)
+        matched = await _match_subjects(session, report.subjects)
+        facts = _facts(report, matched)
+        decision = route(policy.document, facts)
+        excluded = {o.id for o in matched if o.id is not None}
+        recipients = await eligible_recipients(
+            session, queue_ids=decision.queues, excluded_officers=excluded, subject_units=facts.subject_units
+        )
+        queues = decision.queues
+        if not recipients and decision.escalation_queue:
+            # Why: every member of the routed queues was conflicted out; the escalation queue (never a
+            # subject's unit) takes the report rather than lose it.
+            queues = (*queues, decision.escalation_queue)
+            recipients = await eligible_recipients(
+                session, queue_ids=queues, excluded_officers=excluded, subject_units=facts.subject_units
+            )
+        if not recipients and vault.keys.recovery_public_key is None:
+            raise NoRecipientError("no officer without a conflict of interest can receive this report")
+        case = Case(
+            id=_new_id(),
+            reference=await _unique_reference(session),
+            status="received",
+            priority=decision.priority,
+            categories=sorted(facts.categories),
+            routing_facts=policy_store.facts_to_json(facts),
+            flags=list(decision.flags),
+            received_at=now,
+            updated_at=now,
+            ack_due_at=now + timedelta(days=decision.acknowledge_within_days),
+            feedback_due_at=now + timedelta(days=decision.feedback_within_days),
+            policy_version=policy.version,
+            matched_rules=list(decision.matched_rules),
+            escalation_queue=decision.escalation_queue,
+            retention_days=decision.retention_days,
+            checkins_stopped=not report.checkin_consent,
+            public_key=pair.public,
+            reporter_public_key=reporter_public,
+        )
+        session.add(case)
+        await session.flush()
+        for queue_id in queues:
+            session.add(CaseQueue(case_id=case.id, queue_id=queue_id, via="routed", added_at=now))
+        for seq, (kind, meta, body) in enumerate(_sealed_case(report, decision, matched), start=1):
+            seal_new_item(session, case=case, kind=kind, author="reporter", meta=meta, body=body, seq=seq, at=now)
+        for officer in recipients:
+            add_case_key(session, case=case, private_key=pair.private, recipient_public_key=officer.public_key,
+                          officer_id=officer.id, reason="routed", at=now)
+        if vault.keys.recovery_public_key is not None:
+            add_case_key(session, case=case, private_key=pair.private,
+                          recipient_public_key=vault.keys.recovery_public_key, officer_id=None, reason="recovery", at=now)
+        session.add(Receipt(digest=vault.keys.receipt_digest(normalised), case_id=case.id))
+        if contact is not None:
+            key_id, sealed = vault.keys.relay.seal(contact.encode(), purpose=CONTACT_PURPOSE, context=case.id)
+            session.add(ContactHandle(case_id=case.id, key_id=key_id, sealed=sealed))
+        if report.checkin_consent:
+            outbox.checkin_entries(session, case_id=case.id, start=now, days=decision.checkin_days, now=now,
+                                   phase="open")
+        outbox.deadline_entries(session, case_id=case.id, name="acknowledge", start=now, due=case.ack_due_at, now=now)
+        outbox.deadline_entries(session, case_id=case.id, name="feedback", start=now, due=case.feedback_due_at,
+                                now=now)
+        await audit.append(
+            session,
+            at=now,
+            actor="reporter",
+            action="case.submitted",
+            case_id=case.id,
+            detail={
+                "reference": case.reference,
+                "queues": list(queues),
+                "policy_version": policy.version,
+                "rules": list(decision.matched_rules),
+                "recipients": len(recipients),
+                "items": 2 + len(report.evidence),
+            },
+        )
+    return SubmitResult(
+        case_id=case.id, reference=case.reference, receipt_code=receipt_code, queues=tuple(queues),
+        policy_version=policy.version,
+    )
+
+
+def add_case_key(
+    session: AsyncSession,
+    *,
+    case: Case,
+    private_key: bytes,
+    recipient_public_key: bytes,
+    officer_id: int | None,
+    reason: str,
+    at: datetime,
+    granted_by: int | None = None,
+) -> CaseKey:
+    wrapped = crypto.wrap_case_key(private_key, recipient_public_key=recipient_public_key, case_id=case.id)
+    key = CaseKey(
+        case_id=case.id,
+        officer_id=officer_id,
+        recipient_fingerprint=crypto.fingerprint(recipient_public_key),
+        wrapped=wrapped,
+        reason=reason,
+        granted_at=at,
+        granted_by=granted_by,
+    )
+    session.add(key)
+    return key
+
+
+async def next_seq(session: AsyncSession, case_id: str) -> int:
+    """The next item number of a case."""
+    current = (await session.exec(select(func.max(CaseItem.seq)).where(CaseItem.case_id == case_id))).one()
+    return (current or 0) + 1
+
+
+async def case_for_receipt(vault: Vault, *, code: str) -> str:
+    """The case id a receipt code opens; ReceiptTypoError for a mistyped code, UnknownReceiptError otherwise."""
+    normalised = receipts.normalise(code)
+    async with vault.db.transaction() as session:
+        row = await session.get(Receipt, vault.keys.receipt_digest(normalised))
+    if row is None:
+        raise UnknownReceiptError("no report has this receipt code")
+    return row.case_id
+
+
+async def reporter_view(vault: Vault, *, code: str) -> ReporterView:
+    """Status, timeline and the team's messages for the holder of a receipt code."""
+    case_id = await case_for_receipt(vault, code=code)
+    reporter_private = crypto.reporter_keypair(receipts.normalise(code)).private
+    async with vault.db.transaction() as session:
+        case = await live_case(session, case_id)
+        items = (await session.exec(select(CaseItem).where(CaseItem.case_id == case_id).order_by(col(CaseItem.seq)))).all()
+    timeline: list[TimelineEntry] = []
+    for item in items:
+        if item.kind in (SUBJECTS, NOTE):
+            continue
+        text = None
+        if item.reporter_ciphertext is not None:
+            opened = crypto.hpke_open(
+                item.reporter_ciphertext,
+                private_key=reporter_private,
+                info=crypto.bind(crypto.Purpose.REPORTER_COPY, case_id, item.id, item.kind),
+            )
+            text = payloads.decode(opened)[0].get("text")
+        timeline.append(TimelineEntry(at=item.created_at, kind=item.kind, author=item.author, text=text))
+    return ReporterView(
+        case_id=case.id, reference=case.reference, status=case.status, received_at=case.received_at,
+        timeline=tuple(timeline),
+    )
+
+
+async def live_case(session: AsyncSession, case_id: str) -> Case:
+    case = await session.get(Case, case_id)
+    if case is None or case.purged_at is not None or case.public_key is None:
+        raise NotFoundError("this case no longer exists")
+    return case
+
+
+async def add_from_reporter(
+    vault: Vault,
+    *,
+    case_id: str,
+    kind: str,
+    text: str = "",
+    evidence: Evidence | None = None,
+    detail: dict[str, Any] | None = None,
+) -> str:
+    """Seal a reporter's later message, evidence or check-in answer into the case; returns the item id."""
+    if kind not in REPORTER_KINDS:
+        raise InputError(f"a reporter cannot add an item of kind {kind!r}")
+    if len(text) > vault.limits.max_text_chars:
+        raise InputError(f"the message is longer than {vault.limits.max_text_chars} characters")
+    if kind == EVIDENCE:
+        if evidence is None:
+            raise InputError("no file was given")
+        if len(evidence.content) > vault.limits.max_evidence_bytes:
+            raise InputError(f"a file is larger than {vault.limits.max_evidence_bytes // (1024 * 1024)} MB")
+        meta: dict[str, Any] = {
+            "filename": evidence.filename, "media_type": evidence.media_type, "sha256": evidence.sha256,
+            "size": len(evidence.content), "metadata_kept": evidence.metadata_kept,
+        }
+        body = evidence.content
+    else:
+        if not text.strip():
+            raise InputError("the message is empty")
+        meta, body = {"text": text, **(detail or {})}, b""
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case = await live_case(session, case_id)
+        item = seal_new_item(session, case=case, kind=kind, author="reporter", meta=meta, body=body,
+                              seq=await next_seq(session, case_id), at=now)
+        case.updated_at = now
+        session.add(case)
+        await audit.append(session, at=now, actor="reporter", action=f"case.reporter-{kind}", case_id=case_id,
+                           detail={"item": item.id})
+        return item.id
+
+
+async def open_contact(vault: Vault, *, case_id: str) -> str | None:
+    """The relay-sealed contact handle of a case, opened for delivery (None if shredded)."""
+    async with vault.db.transaction() as session:
+        row = await session.get(ContactHandle, case_id)
+    if row is None:
+        return None
+    return vault.keys.relay.open(row.key_id, row.sealed, purpose=CONTACT_PURPOSE, context=case_id).decode()
+

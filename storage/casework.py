@@ -1,0 +1,456 @@
+"""The standards team's side of the vault: open a case, message the reporter, notes, status, grant,
+refer, purge. Every operation that reads or changes a case is audited with the officer who did it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from policies.engine import queue_conflicts
+from storage import audit, crypto, outbox, payloads, policy_store
+from storage.cases import (
+    NOTE,
+    OFFICER_MESSAGE,
+    OUTCOME,
+    STATUS_NOTICE,
+    SUBJECTS,
+    add_case_key,
+    live_case,
+    seal_new_item,
+    eligible_recipients,
+    next_seq,
+)
+from storage.clock import coarsen, to_second
+from storage.errors import (
+    ConflictOfInterestError,
+    InputError,
+    InvalidTransitionError,
+    NotEntitledError,
+    NotFoundError,
+)
+from storage.models import (
+    Case,
+    CaseItem,
+    CaseKey,
+    CaseQueue,
+    ContactHandle,
+    Officer,
+    OutboxEntry,
+    Queue,
+    Receipt,
+)
+from storage.officers import UnlockedOfficer, add_membership, get_by_login
+from storage.vault import Vault
+
+# Allowed status changes. Why a closed case may reopen: new evidence or retaliation after closure.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "received": ("acknowledged", "closed"),
+    "acknowledged": ("investigating", "closed"),
+    "investigating": ("closed",),
+    "closed": ("investigating",),
+}
+OPEN_STATUSES = ("received", "acknowledged", "investigating")
+
+# What the reporter is told on each change, in discreet words (the bot's catalogue may override them).
+REPORTER_NOTICES = {
+    "acknowledged": "Your report has been received and is being looked at by the team.",
+    "investigating": "Your report is being investigated.",
+}
+
+
+@dataclass(frozen=True)
+class OpenedItem:
+    """One decrypted item."""
+
+    id: str
+    seq: int
+    kind: str
+    author: str
+    created_at: datetime
+    meta: dict[str, Any]
+    body: bytes = field(repr=False, default=b"")
+
+
+@dataclass(frozen=True)
+class OpenedCase:
+    """A case decrypted for one officer."""
+
+    id: str
+    reference: str
+    status: str
+    priority: str
+    categories: tuple[str, ...]
+    flags: tuple[str, ...]
+    queues: tuple[str, ...]
+    received_at: datetime
+    ack_due_at: datetime
+    feedback_due_at: datetime
+    policy_version: int
+    matched_rules: tuple[str, ...]
+    items: tuple[OpenedItem, ...]
+
+    def first(self, kind: str) -> OpenedItem | None:
+        return next((item for item in self.items if item.kind == kind), None)
+
+
+async def case_id_for_reference(session: AsyncSession, reference: str) -> Case:
+    """The case with this reference (case-insensitive), or NotFoundError."""
+    case = (await session.exec(select(Case).where(Case.reference == reference.strip().upper()))).first()
+    if case is None:
+        raise NotFoundError(f"no case with reference {reference.strip()!r}")
+    return case
+
+
+async def _case_key_for(session: AsyncSession, case: Case, private_key: bytes) -> bytes:
+    """Unwrap the case private key with a recipient's private key, or NotEntitledError."""
+    fingerprint = crypto.fingerprint(crypto.public_from_private(private_key))
+    row = (
+        await session.exec(
+            select(CaseKey).where(CaseKey.case_id == case.id, CaseKey.recipient_fingerprint == fingerprint)
+        )
+    ).first()
+    if row is None:
+        raise NotEntitledError(f"you are not entitled to open case {case.reference}")
+    return crypto.unwrap_case_key(row.wrapped, recipient_private_key=private_key, case_id=case.id)
+
+
+def _open_items(case: Case, case_key: bytes, items: list[CaseItem]) -> tuple[OpenedItem, ...]:
+    opened = []
+    for item in items:
+        plaintext = crypto.open_item(item.ciphertext, case_private_key=case_key, case_id=case.id, item_id=item.id,
+                                     kind=item.kind)
+        meta, body = payloads.decode(plaintext)
+        opened.append(OpenedItem(id=item.id, seq=item.seq, kind=item.kind, author=item.author,
+                                 created_at=item.created_at, meta=meta, body=body))
+    return tuple(opened)
+
+
+async def open_case(vault: Vault, *, officer: UnlockedOfficer, reference: str) -> OpenedCase:
+    """Decrypt a whole case for an entitled officer; the view is audited."""
+    return await _open(vault, private_key=officer.private_key, reference=reference, actor=officer.actor)
+
+
+async def open_case_with_recovery(vault: Vault, *, recovery_private_key: bytes, reference: str) -> OpenedCase:
+    """Decrypt a case with the offline recovery key (break-glass; audited as such)."""
+    return await _open(vault, private_key=recovery_private_key, reference=reference, actor="recovery-key")
+
+
+async def _open(vault: Vault, *, private_key: bytes, reference: str, actor: str) -> OpenedCase:
+    now = to_second(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case = await case_id_for_reference(session, reference)
+        case = await live_case(session, case.id)
+        case_key = await _case_key_for(session, case, private_key)
+        items = list((await session.exec(select(CaseItem).where(CaseItem.case_id == case.id)
+                                         .order_by(col(CaseItem.seq)))).all())
+        queues = (await session.exec(select(CaseQueue.queue_id).where(CaseQueue.case_id == case.id)
+                                     .order_by(col(CaseQueue.queue_id)))).all()
+        await audit.append(session, at=now, actor=actor, action="case.opened", case_id=case.id,
+                           detail={"reference": case.reference})
+    return OpenedCase(
+        id=case.id, reference=case.reference, status=case.status, priority=case.priority,
+        categories=tuple(case.categories), flags=tuple(case.flags), queues=tuple(queues),
+        received_at=case.received_at, ack_due_at=case.ack_due_at, feedback_due_at=case.feedback_due_at,
+        policy_version=case.policy_version, matched_rules=tuple(case.matched_rules),
+        items=_open_items(case, case_key, items),
+    )
+
+
+async def _entitled_case(session: AsyncSession, officer: UnlockedOfficer, reference: str) -> tuple[Case, bytes]:
+    case = await case_id_for_reference(session, reference)
+    case = await live_case(session, case.id)
+    return case, await _case_key_for(session, case, officer.private_key)
+
+
+def _seal_for_reporter(case: Case, item: CaseItem, meta: dict[str, Any]) -> None:
+    if case.reporter_public_key is None:
+        return
+    item.reporter_ciphertext = crypto.hpke_seal(
+        payloads.encode(meta),
+        public_key=case.reporter_public_key,
+        info=crypto.bind(crypto.Purpose.REPORTER_COPY, case.id, item.id, item.kind),
+    )
+
+
+async def message_reporter(vault: Vault, *, officer: UnlockedOfficer, reference: str, text: str) -> str:
+    """Seal a message into the case, to the reporter's receipt key, and into the outbox for the bot to push."""
+    _check_text(vault, text)
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case, _key = await _entitled_case(session, officer, reference)
+        item = await _officer_item(session, case, officer, OFFICER_MESSAGE, {"text": text}, now, for_reporter=True)
+        outbox.schedule_for_reporter(vault, session, case_id=case.id, text=text, now=now,
+                                     detail={"item": item.id, "reason": "message"})
+        await audit.append(session, at=to_second(vault.clock.now()), actor=officer.actor, action="case.messaged",
+                           case_id=case.id, detail={"item": item.id})
+        return item.id
+
+
+async def add_note(vault: Vault, *, officer: UnlockedOfficer, reference: str, text: str) -> str:
+    """Seal an internal note (never shown to the reporter) into the case."""
+    _check_text(vault, text)
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case, _key = await _entitled_case(session, officer, reference)
+        item = await _officer_item(session, case, officer, NOTE, {"text": text}, now, for_reporter=False)
+        await audit.append(session, at=to_second(vault.clock.now()), actor=officer.actor, action="case.noted",
+                           case_id=case.id, detail={"item": item.id})
+        return item.id
+
+
+async def _officer_item(
+    session: AsyncSession, case: Case, officer: UnlockedOfficer, kind: str, meta: dict[str, Any], now: datetime,
+    *, for_reporter: bool,
+) -> CaseItem:
+    item = seal_new_item(session, case=case, kind=kind, author="officer", meta=meta,
+                          seq=await next_seq(session, case.id), at=now, officer_id=officer.id)
+    if for_reporter:
+        _seal_for_reporter(case, item, meta)
+    case.updated_at = now
+    session.add(case)
+    return item
+
+
+def _check_text(vault: Vault, text: str) -> None:
+    if not text.strip():
+        raise InputError("the text is empty")
+    if len(text) > vault.limits.max_text_chars:
+        raise InputError(f"the text is longer than {vault.limits.max_text_chars} characters")
+
+
+async def change_status(
+    vault: Vault, *, officer: UnlockedOfficer, reference: str, status: str, outcome: str | None = None
+) -> str:
+    """Move a case along its workflow; closing needs an outcome, which the reporter is told."""
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case, _key = await _entitled_case(session, officer, reference)
+        allowed = TRANSITIONS.get(case.status, ())
+        if status not in allowed:
+            raise InvalidTransitionError(
+                f"a case that is {case.status} can become {', '.join(allowed) or 'nothing else'}, not {status}"
+            )
+        previous, case.status, case.updated_at = case.status, status, now
+        if status == "acknowledged":
+            case.acknowledged_at = now
+            await outbox.cancel(session, case_id=case.id, kinds=(outbox.DEADLINE_WARNING, outbox.DEADLINE_DUE),
+                                reason="acknowledged")
+            outbox.deadline_entries(session, case_id=case.id, name="feedback", start=case.received_at,
+                                    due=case.feedback_due_at, now=now)
+        if status == "closed":
+            if not outcome or not outcome.strip():
+                raise InputError("closing a case needs an outcome the reporter will be told")
+            _check_text(vault, outcome)
+            case.closed_at = now
+            await _close_followup(vault, session, case, now)
+            message = outcome
+            kind = OUTCOME
+        else:
+            if status == "investigating" and previous == "closed":
+                case.closed_at = None
+            message = REPORTER_NOTICES.get(status, "")
+            kind = STATUS_NOTICE
+        if message:
+            item = await _officer_item(session, case, officer, kind, {"text": message, "status": status}, now,
+                                       for_reporter=True)
+            outbox.schedule_for_reporter(vault, session, case_id=case.id, text=message, now=now,
+                                         detail={"item": item.id, "reason": status})
+        session.add(case)
+        await audit.append(session, at=to_second(vault.clock.now()), actor=officer.actor, action="case.status",
+                           case_id=case.id, detail={"from": previous, "to": status})
+        return status
+
+
+async def _close_followup(vault: Vault, session: AsyncSession, case: Case, now: datetime) -> None:
+    """On closure: stop deadline checks and open-phase check-ins, schedule after-closure check-ins and purge."""
+    await outbox.cancel(session, case_id=case.id, kinds=(outbox.DEADLINE_WARNING, outbox.DEADLINE_DUE,
+                                                         outbox.CHECKIN), reason="closed")
+    policy = await policy_store.get_version(session, version=case.policy_version)
+    if not case.checkins_stopped:
+        outbox.checkin_entries(session, case_id=case.id, start=now,
+                               days=policy.document.defaults.checkin_after_closure_days, now=now, phase="closed")
+    outbox.schedule(session, kind="purge", due_at=now + timedelta(days=case.retention_days), now=now,
+                    case_id=case.id)
+
+
+async def _named_subjects(session: AsyncSession, case: Case, case_key: bytes) -> set[int]:
+    item = (await session.exec(select(CaseItem).where(CaseItem.case_id == case.id, CaseItem.kind == SUBJECTS))).first()
+    if item is None:
+        return set()
+    meta, _ = payloads.decode(crypto.open_item(item.ciphertext, case_private_key=case_key, case_id=case.id,
+                                               item_id=item.id, kind=item.kind))
+    return {int(i) for i in meta.get("officer_ids", [])}
+
+
+async def _grant_to(
+    session: AsyncSession, *, case: Case, case_key: bytes, grantee: Officer, granter: UnlockedOfficer, reason: str,
+    now: datetime,
+) -> bool:
+    """Wrap the case key to one more officer unless conflicted or already entitled; True if granted."""
+    assert grantee.id is not None
+    subjects = await _named_subjects(session, case, case_key)
+    subject_units = set(case.routing_facts.get("subject_units") or [])
+    if grantee.id in subjects or (grantee.unit_id and grantee.unit_id in subject_units):
+        raise ConflictOfInterestError(f"{grantee.login} is named in, or in the unit of someone named in, {case.reference}")
+    existing = (await session.exec(select(CaseKey).where(CaseKey.case_id == case.id,
+                                                         CaseKey.recipient_fingerprint == grantee.key_fingerprint))).first()
+    if existing is not None:
+        return False
+    add_case_key(session, case=case, private_key=case_key, recipient_public_key=grantee.public_key,
+                  officer_id=grantee.id, reason=reason, at=now, granted_by=granter.id)
+    await audit.append(session, at=to_second(now), actor=granter.actor, action="case.granted", case_id=case.id,
+                       detail={"to": grantee.login, "key": grantee.key_fingerprint, "reason": reason})
+    return True
+
+
+async def grant(vault: Vault, *, granter: UnlockedOfficer, reference: str, login: str) -> bool:
+    """Give one officer access to one case: the granter unwraps the case key and wraps it to them."""
+    now = to_second(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case, case_key = await _entitled_case(session, granter, reference)
+        grantee = await get_by_login(session, login=login)
+        return await _grant_to(session, case=case, case_key=case_key, grantee=grantee, granter=granter,
+                               reason="granted", now=now)
+
+
+@dataclass(frozen=True)
+class QueueGrantResult:
+    """What adding a member to a queue did."""
+
+    granted: tuple[str, ...]
+    skipped_conflicts: tuple[str, ...]
+    not_openable: tuple[str, ...]
+
+
+async def add_queue_member(vault: Vault, *, granter: UnlockedOfficer, login: str, queue_id: str) -> QueueGrantResult:
+    """Make an officer a member of a queue and wrap to them the key of every open case there that the granter
+    can open; conflicted cases are skipped, cases the granter cannot open are listed for someone who can."""
+    now = to_second(vault.clock.now())
+    granted, conflicts, unopenable = [], [], []
+    async with vault.db.transaction() as session:
+        grantee = await add_membership(session, login=login, queue_id=queue_id)
+        await audit.append(session, at=now, actor=granter.actor, action="queue.member-added",
+                           detail={"queue": queue_id, "login": login})
+        cases = (await session.exec(
+            select(Case).join(CaseQueue, col(CaseQueue.case_id) == col(Case.id))
+            .where(CaseQueue.queue_id == queue_id, col(Case.status).in_(OPEN_STATUSES), col(Case.purged_at).is_(None))
+        )).all()
+        for case in cases:
+            try:
+                case_key = await _case_key_for(session, case, granter.private_key)
+            except NotEntitledError:
+                unopenable.append(case.reference)
+                continue
+            try:
+                if await _grant_to(session, case=case, case_key=case_key, grantee=grantee, granter=granter,
+                                   reason="member", now=now):
+                    granted.append(case.reference)
+            except ConflictOfInterestError:
+                conflicts.append(case.reference)
+    return QueueGrantResult(tuple(granted), tuple(conflicts), tuple(unopenable))
+
+
+async def refer(vault: Vault, *, officer: UnlockedOfficer, reference: str, queue_id: str, reason: str = "") -> tuple[str, ...]:
+    """Refer a case to another queue: wrap its key to that queue's members, never to the subject's unit's queue
+    or a named subject. Returns the logins granted."""
+    now = to_second(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case, case_key = await _entitled_case(session, officer, reference)
+        queue = await session.get(Queue, queue_id)
+        if queue is None:
+            raise NotFoundError(f"no queue {queue_id!r}")
+        facts = policy_store.facts_from_json(case.routing_facts)
+        policy = await policy_store.active(session)
+        in_policy = any(q.id == queue_id for q in policy.document.queues)
+        if (queue.unit_id and queue.unit_id in facts.subject_units) or (
+            in_policy and queue_conflicts(policy.document, queue_id, facts.subject_units)
+        ):
+            raise ConflictOfInterestError(f"{queue_id} belongs to the unit of a subject of {case.reference}")
+        if await session.get(CaseQueue, (case.id, queue_id)) is not None:
+            raise InputError(f"{case.reference} is already in {queue_id}")
+        subjects = await _named_subjects(session, case, case_key)
+        recipients = await eligible_recipients(session, queue_ids=(queue_id,), excluded_officers=subjects,
+                                               subject_units=facts.subject_units)
+        if not recipients:
+            raise ConflictOfInterestError(f"{queue_id} has no member who can receive {case.reference}")
+        session.add(CaseQueue(case_id=case.id, queue_id=queue_id, via="referred", added_at=coarsen(now)))
+        await audit.append(session, at=now, actor=officer.actor, action="case.referred", case_id=case.id,
+                           detail={"queue": queue_id, "reason": reason[:200]})
+        granted = []
+        for grantee in recipients:
+            if await _grant_to(session, case=case, case_key=case_key, grantee=grantee, granter=officer,
+                               reason="referred", now=now):
+                granted.append(grantee.login)
+        return tuple(granted)
+
+
+async def purge(vault: Vault, *, reference: str, actor: str, reason: str = "retention") -> None:
+    """Crypto-shred a case: destroy every wrapped key, item, receipt, contact handle and pending message.
+
+    Why this is enough: items were only ever sealed to the case key, and the case private key only ever
+    existed wrapped; once the wraps are gone nothing can open what might linger in backups. A stub with
+    clear metadata stays so statistics and the audit chain remain whole.
+    """
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case = await case_id_for_reference(session, reference)
+        if case.purged_at is not None:
+            raise InputError(f"{case.reference} was already purged")
+        for model in (CaseKey, CaseItem, Receipt, ContactHandle):
+            await session.exec(delete(model).where(model.case_id == case.id))  # type: ignore[call-overload]
+        await session.exec(delete(OutboxEntry).where(col(OutboxEntry.case_id) == case.id,  # type: ignore[call-overload]
+                                                     col(OutboxEntry.status).in_(("pending", "claimed"))))
+        case.public_key = None
+        case.reporter_public_key = None
+        case.status = "purged"
+        case.purged_at = now
+        session.add(case)
+        await audit.append(session, at=to_second(vault.clock.now()), actor=actor, action="case.purged",
+                           case_id=case.id, detail={"reference": case.reference, "reason": reason})
+
+
+async def shred_contact(vault: Vault, *, case_id: str, actor: str = "system") -> bool:
+    """Destroy a case's contact handle (after the last check-in); True if one existed."""
+    async with vault.db.transaction() as session:
+        row = await session.get(ContactHandle, case_id)
+        if row is None:
+            return False
+        await session.delete(row)
+        await audit.append(session, at=coarsen(vault.clock.now()), actor=actor, action="case.contact-shredded",
+                           case_id=case_id)
+        return True
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """Clear metadata of one case for a list."""
+
+    reference: str
+    status: str
+    priority: str
+    categories: tuple[str, ...]
+    queues: tuple[str, ...]
+    received_at: datetime
+    ack_due_at: datetime
+
+
+async def list_entitled(vault: Vault, *, officer: UnlockedOfficer, limit: int = 100) -> list[CaseSummary]:
+    """Cases this officer holds a key for, newest first (clear metadata only)."""
+    fingerprint = crypto.fingerprint(crypto.public_from_private(officer.private_key))
+    async with vault.db.transaction() as session:
+        cases = (await session.exec(
+            select(Case).join(CaseKey, col(CaseKey.case_id) == col(Case.id))
+            .where(CaseKey.recipient_fingerprint == fingerprint, col(Case.purged_at).is_(None))
+            .order_by(col(Case.received_at).desc(), col(Case.reference)).limit(limit)
+        )).all()
+        result = []
+        for case in cases:
+            queues = (await session.exec(select(CaseQueue.queue_id).where(CaseQueue.case_id == case.id))).all()
+            result.append(CaseSummary(case.reference, case.status, case.priority, tuple(case.categories),
+                                      tuple(sorted(queues)), case.received_at, case.ack_due_at))
+        return result

@@ -1,0 +1,119 @@
+"""Database engines and transactions: SQLite (WAL, durable commits) by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.errors import DatabaseUnavailableError, InputError
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """What the vault needs to open its database; built from settings by the composition root."""
+
+    url: str
+    sqlite_synchronous: str = "FULL"
+    pool_size: int = 5
+    echo: bool = False
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for in-memory)."""
+    database = make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
+def create_engine(config: DatabaseConfig) -> AsyncEngine:
+    """An async engine; on SQLite every connection is put in WAL mode with the configured durability."""
+    try:
+        url = make_url(config.url)
+    except ArgumentError as exc:
+        raise InputError(f"the database URL is not valid: {exc}") from None
+    if url.drivername in {"sqlite", "sqlite+pysqlite"}:
+        url = url.set(drivername="sqlite+aiosqlite")
+    if url.drivername in {"postgresql", "postgres", "postgresql+psycopg2"}:
+        url = url.set(drivername="postgresql+asyncpg")
+    if url.drivername not in {"sqlite+aiosqlite", "postgresql+asyncpg"}:
+        raise InputError(f"unsupported database driver {url.drivername!r}: use sqlite or postgresql")
+    kwargs: dict[str, Any] = {"echo": config.echo}
+    if url.drivername.startswith("sqlite"):
+        # isolation_level=None hands transaction control to us, so we can say BEGIN IMMEDIATE:
+        # writers queue on the lock at the start instead of failing half-way with "database is locked".
+        kwargs["connect_args"] = {"timeout": 30, "isolation_level": None}
+    else:
+        kwargs["pool_size"] = config.pool_size
+        kwargs["pool_pre_ping"] = True
+    engine = create_async_engine(url, **kwargs)
+    if url.drivername.startswith("sqlite"):
+        _configure_sqlite(engine, config.sqlite_synchronous)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """The engine plus a session factory; `transaction()` is the unit of work of every vault operation."""
+
+    def __init__(self, config: DatabaseConfig) -> None:
+        self.config = config
+        self.engine = create_engine(config)
+        self.sqlite = is_sqlite(config.url)
+        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction: committed if the block succeeds, rolled back if it raises."""
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        except (OperationalError, DBAPIError, OSError) as exc:
+            if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _is_connectivity(exc):
+                raise
+            raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
+
+    async def ping(self) -> None:
+        """Raise DatabaseUnavailableError unless the database answers."""
+        async with self.transaction() as session:
+            await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _is_connectivity(exc: DBAPIError) -> bool:
+    return isinstance(exc, OperationalError) and "locked" not in str(exc.orig)
+
+
+def _describe_unavailable(exc: BaseException) -> str:
+    # Why not str(exc): driver messages can carry the URL with a password.
+    orig = getattr(exc, "orig", exc)
+    return f"the database is unavailable ({type(orig).__name__})"

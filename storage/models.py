@@ -1,0 +1,221 @@
+"""The vault's tables (SQLModel). What is here in clear is routing metadata only; content is sealed.
+
+Threat: a copy of the database. Why the split: everything an attacker could read from these tables
+without keys is listed in docs/threat-model.md (categories, queues, priority, status, hour-coarse
+times, the routing facts, officer directory); every byte of report content, evidence, messages, notes,
+check-in answers, named subjects and contact handles is in a sealed column.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+metadata = SQLModel.metadata
+
+
+def _json(**kwargs: Any) -> Any:
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False), **kwargs)
+
+
+def _blob(nullable: bool = False) -> Any:
+    return Field(default=None if nullable else ..., sa_column=Column(LargeBinary, nullable=nullable))
+
+
+class Unit(SQLModel, table=True):
+    """A unit of the force (from the active policy): the conflict-of-interest boundary."""
+
+    __tablename__ = "units"
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+
+
+class Queue(SQLModel, table=True):
+    """A work queue; `unit_id` None means external to every unit (the independent queue)."""
+
+    __tablename__ = "queues"
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    unit_id: str | None = Field(default=None, foreign_key="units.id", max_length=64)
+    escalates_to: str | None = Field(default=None, max_length=64)
+
+
+class Officer(SQLModel, table=True):
+    """A desk account: a standards officer, queue lead, policy admin, auditor or operator.
+
+    Officers are staff of the force acting in a professional role; their directory entry is in clear
+    so that a named subject can be matched and left out. Their private key is sealed under
+    Argon2id(passphrase) and never stored in clear.
+    """
+
+    __tablename__ = "officers"
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(max_length=64, unique=True)
+    display_name: str = Field(max_length=200)
+    staff_number: str | None = Field(default=None, max_length=32, unique=True)
+    unit_id: str | None = Field(default=None, foreign_key="units.id", max_length=64)
+    roles: list[str] = _json()
+    public_key: bytes = _blob()
+    key_fingerprint: str = Field(max_length=16, index=True)
+    sealed_private_key: bytes = _blob()
+    active: bool = True
+    created_at: datetime
+
+
+class QueueMember(SQLModel, table=True):
+    """An officer's membership of a queue: entitles them to new cases routed there."""
+
+    __tablename__ = "queue_members"
+    queue_id: str = Field(primary_key=True, foreign_key="queues.id", max_length=64)
+    officer_id: int = Field(primary_key=True, foreign_key="officers.id")
+
+
+class Case(SQLModel, table=True):
+    """One report's clear metadata: what routing and deadline monitoring need, no content."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_status_received", "status", "received_at"),)
+    id: str = Field(primary_key=True, max_length=32)
+    reference: str = Field(max_length=16, unique=True)
+    status: str = Field(max_length=24, index=True)
+    priority: str = Field(max_length=12)
+    categories: list[str] = _json()
+    # Routing inputs in clear so the simulator can replay routing without decrypting anything.
+    routing_facts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    flags: list[str] = _json()
+    received_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None = None
+    closed_at: datetime | None = None
+    purged_at: datetime | None = None
+    ack_due_at: datetime
+    feedback_due_at: datetime
+    policy_version: int
+    matched_rules: list[str] = _json()
+    escalation_queue: str | None = Field(default=None, max_length=64)
+    retention_days: int
+    checkins_stopped: bool = False
+    public_key: bytes | None = _blob(nullable=True)
+    # Derived from the receipt code; messages for the reporter are also sealed to it (see crypto).
+    reporter_public_key: bytes | None = _blob(nullable=True)
+
+
+class CaseQueue(SQLModel, table=True):
+    """A queue a case sits in: routed at submission or referred later."""
+
+    __tablename__ = "case_queues"
+    case_id: str = Field(primary_key=True, foreign_key="cases.id", max_length=32)
+    queue_id: str = Field(primary_key=True, foreign_key="queues.id", max_length=64, index=True)
+    via: str = Field(max_length=16)
+    added_at: datetime
+
+
+class CaseKey(SQLModel, table=True):
+    """The case private key wrapped (HPKE) to one recipient: an officer, or the offline recovery key."""
+
+    __tablename__ = "case_keys"
+    __table_args__ = (UniqueConstraint("case_id", "recipient_fingerprint"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(foreign_key="cases.id", max_length=32, index=True)
+    officer_id: int | None = Field(default=None, foreign_key="officers.id", index=True)
+    recipient_fingerprint: str = Field(max_length=16)
+    wrapped: bytes = _blob()
+    reason: str = Field(max_length=16)
+    granted_at: datetime
+    granted_by: int | None = Field(default=None, foreign_key="officers.id")
+
+
+class CaseItem(SQLModel, table=True):
+    """One sealed item of a case: the report, evidence, a message, a note, a check-in answer."""
+
+    __tablename__ = "case_items"
+    __table_args__ = (Index("ix_case_items_case_seq", "case_id", "seq"),)
+    id: str = Field(primary_key=True, max_length=32)
+    case_id: str = Field(foreign_key="cases.id", max_length=32)
+    seq: int
+    kind: str = Field(max_length=24)
+    author: str = Field(max_length=12)
+    officer_id: int | None = Field(default=None, foreign_key="officers.id")
+    created_at: datetime
+    ciphertext: bytes = _blob()
+    # A second sealing of a message meant for the reporter, to the receipt-derived key.
+    reporter_ciphertext: bytes | None = _blob(nullable=True)
+
+
+class Receipt(SQLModel, table=True):
+    """A receipt code's keyed hash (HMAC under the server pepper): the code itself is never stored."""
+
+    __tablename__ = "receipts"
+    digest: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    case_id: str = Field(foreign_key="cases.id", max_length=32, unique=True)
+
+
+class ContactHandle(SQLModel, table=True):
+    """How the bot reaches a case's reporter: sealed under the relay keyring, shredded at the end."""
+
+    __tablename__ = "contact_handles"
+    case_id: str = Field(primary_key=True, foreign_key="cases.id", max_length=32)
+    key_id: str = Field(max_length=16)
+    sealed: bytes = _blob()
+
+
+class Draft(SQLModel, table=True):
+    """A half-written report, sealed under the relay keyring, found by a keyed tag of the chat."""
+
+    __tablename__ = "drafts"
+    chat_tag: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    key_id: str = Field(max_length=16)
+    sealed: bytes = _blob()
+    updated_at: datetime
+    expires_at: datetime = Field(index=True)
+
+
+class OutboxEntry(SQLModel, table=True):
+    """Scheduled work claimed from the database with a lease: check-ins, deadline checks, deliveries."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+    id: int | None = Field(default=None, sa_column_kwargs={"autoincrement": True}, primary_key=True)
+    case_id: str | None = Field(default=None, foreign_key="cases.id", max_length=32, index=True)
+    kind: str = Field(max_length=32)
+    due_at: datetime
+    status: str = Field(default="pending", max_length=12)
+    attempts: int = 0
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
+    key_id: str | None = Field(default=None, max_length=16)
+    sealed_payload: bytes | None = _blob(nullable=True)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime
+    done_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=200)
+
+
+class PolicyVersion(SQLModel, table=True):
+    """An immutable published version of the routing policy (YAML as the admin wrote it)."""
+
+    __tablename__ = "policy_versions"
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    sha256: str = Field(max_length=64)
+    document: str
+    author: str = Field(max_length=64)
+    published_at: datetime
+    note: str = Field(default="", max_length=500)
+    source_version: int | None = None
+
+
+class AuditEntry(SQLModel, table=True):
+    """One entry of the append-only, hash-chained audit log."""
+
+    __tablename__ = "audit_log"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    at: datetime
+    actor: str = Field(max_length=80)
+    action: str = Field(max_length=48, index=True)
+    case_id: str | None = Field(default=None, max_length=32, index=True)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
