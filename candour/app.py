@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +22,9 @@ ADMIN_ROLES = ("standards-officer", "queue-lead", "policy-admin", "auditor", "op
 
 def kdf_params(settings: Settings) -> KdfParams:
     return KdfParams(
-        memory_kib=settings.argon2_memory_kib, iterations=settings.argon2_iterations, lanes=settings.argon2_lanes
+        memory_kib=settings.argon2_memory_kib,
+        iterations=settings.argon2_iterations,
+        lanes=settings.argon2_lanes,
     )
 
 
@@ -54,8 +55,10 @@ async def open_vault(settings: Settings, *, clock: Clock | None = None) -> Vault
         await db.dispose()
         if revision is None:
             raise NotInitialisedError("the database is empty: run `candour init`")
-        raise NotInitialisedError(f"the database schema is at {revision}, this version needs "
-                                  f"{migrate.head_revision()}: run `candour init` to migrate")
+        raise NotInitialisedError(
+            f"the database schema is at {revision}, this version needs "
+            f"{migrate.head_revision()}: run `candour init` to migrate"
+        )
     return Vault(db=db, keys=keys, kdf=kdf_params(settings), clock=clock or SystemClock())
 
 
@@ -98,7 +101,7 @@ async def initialise(
     if not data_dir.exists():
         data_dir.mkdir(parents=True, mode=0o700)
         report.done.append(f"created data directory {data_dir}")
-    os.chmod(data_dir, 0o700)
+    data_dir.chmod(0o700)
     if keyring.create_keys(settings.keys_dir):
         report.done.append(f"created key files in {settings.keys_dir}")
     else:
@@ -111,8 +114,12 @@ async def initialise(
             report.done.append(f"migrated the database to {migrate.head_revision()}")
         else:
             report.already.append("database schema is current")
-        vault = Vault(db=db, keys=keyring.load_keys(settings.keys_dir), kdf=kdf_params(settings),
-                      clock=clock or SystemClock())
+        vault = Vault(
+            db=db,
+            keys=keyring.load_keys(settings.keys_dir),
+            kdf=kdf_params(settings),
+            clock=clock or SystemClock(),
+        )
         await _first_policy_and_admin(vault, admin=admin, policy_text=policy_text, report=report)
     finally:
         await db.dispose()
@@ -149,16 +156,21 @@ async def _first_policy_and_admin(
         )
         report.done.append(f"created officer {admin.login} ({', '.join(ADMIN_ROLES)}), member of every queue")
     if not has_policy:
-        published = await policy_store.publish(vault, text=text, author="operator:init", note="initial policy")
+        published = await policy_store.publish(
+            vault, text=text, author="operator:init", note="initial policy"
+        )
         report.done.append(f"published policy version {published.version} ({document.name})")
 
 
 def _restrict(settings: Settings) -> None:
     """Owner-only permissions on the database files (they hold routing metadata and sealed blobs)."""
-    path = sqlite_path(settings.effective_database_url) if not settings.database_url or \
-        settings.database_url.startswith("sqlite") else None
+    path = (
+        sqlite_path(settings.effective_database_url)
+        if not settings.database_url or settings.database_url.startswith("sqlite")
+        else None
+    )
     if path is None:
         return
     for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if candidate.exists():
-            os.chmod(candidate, 0o600)
+            candidate.chmod(0o600)

@@ -22,7 +22,7 @@ from candour.settings import Settings
 from policies.errors import PolicyError, PolicyInvalidError
 from policies.loader import load_policy
 from policies.validator import validate
-from storage import audit, casework, cases, keyring, officers, policy_store, rotation
+from storage import audit, cases, casework, keyring, officers, policy_store, rotation
 from storage.errors import InputError, VaultError
 from storage.vault import Vault
 
@@ -104,11 +104,22 @@ def main() -> None:
 @click.option("--admin-name", help="Display name of the first officer.")
 @click.option("--admin-passphrase", envvar="CANDOUR_ADMIN_PASSPHRASE", help="Or CANDOUR_ADMIN_PASSPHRASE.")
 @click.option("--admin-unit", default=None, help="Unit id of the first officer (from the policy).")
-@click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Publish this policy instead of the starter policy.")
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Publish this policy instead of the starter policy.",
+)
 @click.option("--non-interactive", is_flag=True, help="Never prompt; fail if something is missing.")
-def init(admin_login: str | None, admin_name: str | None, admin_passphrase: str | None, admin_unit: str | None,
-         policy_file: Path | None, non_interactive: bool) -> None:
+def init(
+    admin_login: str | None,
+    admin_name: str | None,
+    admin_passphrase: str | None,
+    admin_unit: str | None,
+    policy_file: Path | None,
+    non_interactive: bool,
+) -> None:
     """Create the data directory, keys, database, first officer and policy. Safe to run again."""
     settings = _settings()
     policy_text = _read_text(policy_file) if policy_file else None
@@ -118,15 +129,23 @@ def init(admin_login: str | None, admin_name: str | None, admin_passphrase: str 
         if not admin_login and not non_interactive:
             admin_login = click.prompt("Login of the first officer", default="admin")
         if not admin_name and admin_login:
-            admin_name = admin_login if non_interactive else click.prompt("Their display name", default=admin_login)
+            admin_name = (
+                admin_login if non_interactive else click.prompt("Their display name", default=admin_login)
+            )
         if not admin_passphrase and not non_interactive:
             admin_passphrase = click.prompt(
                 "Their passphrase (12+ characters)", hide_input=True, confirmation_prompt=True
             )
         if not (admin_login and admin_passphrase):
-            raise CandourError("the first officer needs --admin-login and --admin-passphrase (or CANDOUR_ADMIN_PASSPHRASE)")
-        admin = AdminSpec(login=admin_login, display_name=admin_name or admin_login, passphrase=admin_passphrase,
-                          unit_id=admin_unit)
+            raise CandourError(
+                "the first officer needs --admin-login and --admin-passphrase (or CANDOUR_ADMIN_PASSPHRASE)"
+            )
+        admin = AdminSpec(
+            login=admin_login,
+            display_name=admin_name or admin_login,
+            passphrase=admin_passphrase,
+            unit_id=admin_unit,
+        )
     report = run_async(initialise(settings, admin=admin, policy_text=policy_text))
     for line in report.done:
         click.echo(f"done: {line}")
@@ -166,20 +185,49 @@ def officer() -> None:
 @officer.command("add")
 @click.argument("login")
 @click.option("--name", "display_name", required=True)
-@click.option("--role", "roles", multiple=True, type=click.Choice(officers.ROLES), default=("standards-officer",),
-              show_default=True)
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(officers.ROLES),
+    default=("standards-officer",),
+    show_default=True,
+)
 @click.option("--unit", default=None)
 @click.option("--staff-number", default=None)
 @click.option("--queue", "queues", multiple=True, help="Queue to join (new cases only; see `officer grant`).")
-@click.option("--passphrase", envvar="CANDOUR_NEW_PASSPHRASE", prompt="Passphrase for the new officer",
-              hide_input=True, confirmation_prompt=True)
+@click.option(
+    "--passphrase",
+    envvar="CANDOUR_NEW_PASSPHRASE",
+    prompt="Passphrase for the new officer",
+    hide_input=True,
+    confirmation_prompt=True,
+)
 @with_vault
-async def officer_add(vault: Vault, login: str, display_name: str, roles: tuple[str, ...], unit: str | None,
-                      staff_number: str | None, queues: tuple[str, ...], passphrase: str) -> None:
+async def officer_add(
+    vault: Vault,
+    login: str,
+    display_name: str,
+    roles: tuple[str, ...],
+    unit: str | None,
+    staff_number: str | None,
+    queues: tuple[str, ...],
+    passphrase: str,
+) -> None:
     """Add an officer with a new key pair."""
-    summary = await officers.add(vault, login=login, display_name=display_name, passphrase=passphrase, roles=roles,
-                                 unit_id=unit, staff_number=staff_number, queues=queues)
-    click.echo(f"added {summary.login} (key {summary.key_fingerprint}); queues: {', '.join(summary.queues) or '-'}")
+    summary = await officers.add(
+        vault,
+        login=login,
+        display_name=display_name,
+        passphrase=passphrase,
+        roles=roles,
+        unit_id=unit,
+        staff_number=staff_number,
+        queues=queues,
+    )
+    click.echo(
+        f"added {summary.login} (key {summary.key_fingerprint}); queues: {', '.join(summary.queues) or '-'}"
+    )
 
 
 @officer.command("list")
@@ -188,8 +236,10 @@ async def officer_list(vault: Vault) -> None:
     """List officers, roles and queues."""
     for o in await officers.list_all(vault):
         state = "" if o.active else " (inactive)"
-        click.echo(f"{o.login:<20} {o.display_name:<28} unit={o.unit_id or '-':<22} roles={','.join(o.roles)} "
-                   f"queues={','.join(o.queues) or '-'} key={o.key_fingerprint}{state}")
+        click.echo(
+            f"{o.login:<20} {o.display_name:<28} unit={o.unit_id or '-':<22} roles={','.join(o.roles)} "
+            f"queues={','.join(o.queues) or '-'} key={o.key_fingerprint}{state}"
+        )
 
 
 @officer.command("grant")
@@ -199,8 +249,9 @@ async def officer_list(vault: Vault) -> None:
 @click.option("--as", "granter_login", required=True, help="Your login: your key unwraps what is granted.")
 @_passphrase_option()
 @with_vault
-async def officer_grant(vault: Vault, login: str, queue_id: str | None, reference: str | None, granter_login: str,
-                        passphrase: str) -> None:
+async def officer_grant(
+    vault: Vault, login: str, queue_id: str | None, reference: str | None, granter_login: str, passphrase: str
+) -> None:
     """Give an officer access to a queue's open cases, or to one case."""
     if bool(queue_id) == bool(reference):
         raise InputError("give exactly one of --queue or --case")
@@ -236,7 +287,7 @@ def keys_show() -> None:
         raise CandourError(str(exc)) from None
     click.echo(f"relay keyring: active {server.relay.active_id}; keys {', '.join(sorted(server.relay.keys))}")
     if server.recovery_public_key:
-        from storage.crypto import fingerprint  # noqa: PLC0415 - only this command needs it
+        from storage.crypto import fingerprint
 
         click.echo(f"recovery key: {fingerprint(server.recovery_public_key)}")
     else:
@@ -256,28 +307,43 @@ def keys_rotate_relay() -> None:
         finally:
             await vault.db.dispose()
         dropped = keyring.retire_relay_keys(settings.keys_dir)
-        click.echo(f"active relay key {new_id}; re-sealed {result.contacts} contact handle(s), {result.drafts} "
-                   f"draft(s), {result.outbox} outbox message(s); retired {', '.join(dropped) or 'none'}")
+        click.echo(
+            f"active relay key {new_id}; re-sealed {result.contacts} contact handle(s), {result.drafts} "
+            f"draft(s), {result.outbox} outbox message(s); retired {', '.join(dropped) or 'none'}"
+        )
         click.echo("restart every running Candour process so it loads the new keyring")
 
     run_async(_rotate())
 
 
 @keys.command("create-recovery")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the sealed recovery private key: move it offline.")
-@click.option("--passphrase", envvar="CANDOUR_RECOVERY_PASSPHRASE", prompt="Recovery passphrase", hide_input=True,
-              confirmation_prompt=True)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the sealed recovery private key: move it offline.",
+)
+@click.option(
+    "--passphrase",
+    envvar="CANDOUR_RECOVERY_PASSPHRASE",
+    prompt="Recovery passphrase",
+    hide_input=True,
+    confirmation_prompt=True,
+)
 def keys_create_recovery(out_file: Path, passphrase: str) -> None:
     """Create the offline recovery key; new cases are also wrapped to it."""
     settings = _settings()
     try:
         officers.check_passphrase(passphrase)
-        fingerprint = keyring.create_recovery_key(settings.keys_dir, out_file=out_file, passphrase=passphrase,
-                                                  params=kdf_params(settings))
+        fingerprint = keyring.create_recovery_key(
+            settings.keys_dir, out_file=out_file, passphrase=passphrase, params=kdf_params(settings)
+        )
     except VaultError as exc:
         raise CandourError(str(exc)) from None
-    click.echo(f"recovery key {fingerprint} written to {out_file}: move it offline; new cases will be wrapped to it")
+    click.echo(
+        f"recovery key {fingerprint} written to {out_file}: move it offline; new cases will be wrapped to it"
+    )
 
 
 # --- policy ---------------------------------------------------------------------------------------
@@ -340,8 +406,10 @@ async def policy_history(vault: Vault) -> None:
     """List published versions, newest first."""
     for item in await policy_store.history(vault):
         source = f" (from v{item.source_version})" if item.source_version else ""
-        click.echo(f"v{item.version}  {item.published_at:%Y-%m-%d %H:%M}  {item.author:<20} {item.sha256[:12]}"
-                   f"{source}  {item.note}")
+        click.echo(
+            f"v{item.version}  {item.published_at:%Y-%m-%d %H:%M}  {item.author:<20} {item.sha256[:12]}"
+            f"{source}  {item.note}"
+        )
 
 
 @policy.command("rollback")
@@ -365,18 +433,34 @@ def case() -> None:
 @case.command("show")
 @click.argument("reference")
 @click.option("--as", "login", default=None, help="Your officer login.")
-@click.option("--recovery-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Open with the offline recovery key instead (break-glass, audited).")
-@click.option("--save-evidence", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write decrypted evidence files into this folder.")
+@click.option(
+    "--recovery-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Open with the offline recovery key instead (break-glass, audited).",
+)
+@click.option(
+    "--save-evidence",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write decrypted evidence files into this folder.",
+)
 @_passphrase_option()
 @with_vault
-async def case_show(vault: Vault, reference: str, login: str | None, recovery_key: Path | None,
-                    save_evidence: Path | None, passphrase: str) -> None:
+async def case_show(
+    vault: Vault,
+    reference: str,
+    login: str | None,
+    recovery_key: Path | None,
+    save_evidence: Path | None,
+    passphrase: str,
+) -> None:
     """Decrypt and print a case you are entitled to."""
     if recovery_key is not None:
         private = keyring.open_recovery_key(recovery_key, passphrase=passphrase)
-        opened = await casework.open_case_with_recovery(vault, recovery_private_key=private, reference=reference)
+        opened = await casework.open_case_with_recovery(
+            vault, recovery_private_key=private, reference=reference
+        )
     else:
         if not login:
             raise InputError("give --as LOGIN (or --recovery-key FILE)")
@@ -391,8 +475,10 @@ def _print_case(opened: casework.OpenedCase) -> None:
     click.echo(f"{opened.reference}  status={opened.status}  priority={opened.priority}")
     click.echo(f"categories: {', '.join(opened.categories)}")
     click.echo(f"queues: {', '.join(opened.queues)}   flags: {', '.join(opened.flags) or '-'}")
-    click.echo(f"received {opened.received_at:%Y-%m-%d %H:00} UTC; acknowledge by {opened.ack_due_at:%Y-%m-%d}; "
-               f"feedback by {opened.feedback_due_at:%Y-%m-%d}")
+    click.echo(
+        f"received {opened.received_at:%Y-%m-%d %H:00} UTC; acknowledge by {opened.ack_due_at:%Y-%m-%d}; "
+        f"feedback by {opened.feedback_due_at:%Y-%m-%d}"
+    )
     click.echo(f"routed by policy v{opened.policy_version}, rules: {', '.join(opened.matched_rules)}")
     for item in opened.items:
         click.echo(f"\n[{item.seq}] {item.kind} by {item.author}, {item.created_at:%Y-%m-%d %H:00}")
@@ -406,8 +492,10 @@ def _print_case(opened: casework.OpenedCase) -> None:
             for key in ("ongoing", "risk_of_harm", "reported_before", "checkin_consent"):
                 click.echo(f"  {key}: {item.meta.get(key)}")
         elif item.kind == cases.EVIDENCE:
-            click.echo(f"  file {item.meta.get('filename')} ({item.meta.get('media_type')}, {item.meta.get('size')} "
-                       f"bytes, sha256 {item.meta.get('sha256')})")
+            click.echo(
+                f"  file {item.meta.get('filename')} ({item.meta.get('media_type')}, {item.meta.get('size')} "
+                f"bytes, sha256 {item.meta.get('sha256')})"
+            )
         elif item.kind == cases.SUBJECTS:
             click.echo(f"  directory officers named: {len(item.meta.get('officer_ids', []))}")
         else:
@@ -433,8 +521,10 @@ async def case_list(vault: Vault, login: str, passphrase: str) -> None:
     """List the cases you can open."""
     me = await officers.unlock(vault, login=login, passphrase=passphrase)
     for item in await casework.list_entitled(vault, officer=me):
-        click.echo(f"{item.reference}  {item.status:<13} {item.priority:<7} {','.join(item.queues):<28} "
-                   f"{','.join(item.categories)}  received {item.received_at:%Y-%m-%d %H:00}")
+        click.echo(
+            f"{item.reference}  {item.status:<13} {item.priority:<7} {','.join(item.queues):<28} "
+            f"{','.join(item.categories)}  received {item.received_at:%Y-%m-%d %H:00}"
+        )
 
 
 @case.command("submit")
@@ -445,8 +535,15 @@ async def case_list(vault: Vault, login: str, passphrase: str) -> None:
 @click.option("--risk-of-harm", is_flag=True)
 @click.option("--evidence", "evidence_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path))
 @with_vault
-async def case_submit(vault: Vault, categories: tuple[str, ...], narrative: str, subject_unit: str | None,
-                      subject_name: str, risk_of_harm: bool, evidence_files: tuple[Path, ...]) -> None:
+async def case_submit(
+    vault: Vault,
+    categories: tuple[str, ...],
+    narrative: str,
+    subject_unit: str | None,
+    subject_name: str,
+    risk_of_harm: bool,
+    evidence_files: tuple[Path, ...],
+) -> None:
     """Submit a report through the vault, as the bot does (smoke tests, training, the sandbox)."""
     text = sys.stdin.read() if narrative == "-" else narrative
     subjects = (cases.Person(name=subject_name, unit=subject_unit),) if subject_unit or subject_name else ()
@@ -454,9 +551,19 @@ async def case_submit(vault: Vault, categories: tuple[str, ...], narrative: str,
         cases.Evidence(filename=p.name, media_type="application/octet-stream", content=p.read_bytes())
         for p in evidence_files
     )
-    result = await cases.submit(vault, report=cases.ReportSubmission(
-        categories=categories, narrative=text, subjects=subjects, risk_of_harm=risk_of_harm, evidence=evidence))
-    click.echo(f"case {result.reference} routed to {', '.join(result.queues)} (policy v{result.policy_version})")
+    result = await cases.submit(
+        vault,
+        report=cases.ReportSubmission(
+            categories=categories,
+            narrative=text,
+            subjects=subjects,
+            risk_of_harm=risk_of_harm,
+            evidence=evidence,
+        ),
+    )
+    click.echo(
+        f"case {result.reference} routed to {', '.join(result.queues)} (policy v{result.policy_version})"
+    )
     click.echo(f"receipt code (shown once): {result.receipt_code}")
 
 
@@ -475,7 +582,10 @@ async def audit_verify(vault: Vault) -> None:
     async with vault.db.transaction() as session:
         report = await audit.verify(session)
     if not report.ok:
-        click.echo(f"audit log BROKEN at entry {report.first_broken}: {report.reason} "
-                   f"({report.entries} entries verified before it)", err=True)
+        click.echo(
+            f"audit log BROKEN at entry {report.first_broken}: {report.reason} "
+            f"({report.entries} entries verified before it)",
+            err=True,
+        )
         sys.exit(EXIT_INVALID)
     click.echo(f"audit log intact: {report.entries} entries, head {report.head_hash}")

@@ -20,7 +20,9 @@ class Settings(BaseSettings):
         env_prefix="CANDOUR_", env_file=".env", env_file_encoding="utf-8", frozen=True, extra="ignore"
     )
 
-    data_dir: Path = Field(default=Path("candour-data"), description="Where the embedded database and key files live")
+    data_dir: Path = Field(
+        default=Path("candour-data"), description="Where the embedded database and key files live"
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default is SQLite in data_dir"
     )

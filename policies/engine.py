@@ -140,9 +140,10 @@ def route(document: PolicyDocument, facts: ReportFacts) -> Decision:
 
     subject_units = facts.subject_units
     explicitly_excluded = set(excluded)
+    unit_of = {queue.id: queue.unit for queue in document.queues}
 
     def conflicts(queue_id: str) -> bool:
-        unit = document.unit_of(queue_id)
+        unit = unit_of[queue_id]
         return unit is not None and unit in subject_units
 
     queues: list[str] = []

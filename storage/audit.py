@@ -28,7 +28,14 @@ _PG_LOCK_ID = 0x43414E44
 
 
 def entry_hash(
-    *, prev_hash: str, seq: int, at: datetime, actor: str, action: str, case_id: str | None, detail: Mapping[str, Any]
+    *,
+    prev_hash: str,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    case_id: str | None,
+    detail: Mapping[str, Any],
 ) -> str:
     """SHA-256 over the canonical JSON of an entry and its predecessor's hash."""
     body = json.dumps(
@@ -70,7 +77,14 @@ async def append(
         prev_hash=prev, seq=seq, at=at, actor=actor, action=action, case_id=case_id, detail=clean_detail
     )
     entry = AuditEntry(
-        seq=seq, at=at, actor=actor, action=action, case_id=case_id, detail=clean_detail, prev_hash=prev, hash=digest
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        case_id=case_id,
+        detail=clean_detail,
+        prev_hash=prev,
+        hash=digest,
     )
     session.add(entry)
     await session.flush()
@@ -97,7 +111,10 @@ async def verify(session: AsyncSession, *, batch: int = 5000) -> ChainReport:
     while True:
         rows = (
             await session.exec(
-                select(AuditEntry).where(col(AuditEntry.seq) > last_seq).order_by(col(AuditEntry.seq)).limit(batch)
+                select(AuditEntry)
+                .where(col(AuditEntry.seq) > last_seq)
+                .order_by(col(AuditEntry.seq))
+                .limit(batch)
             )
         ).all()
         if not rows:

@@ -17,6 +17,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policies.engine import Decision, ReportFacts, route
+from policies.schema import PolicyDocument
 from storage import audit, crypto, outbox, payloads, policy_store, receipts
 from storage.clock import coarsen
 from storage.errors import InputError, NoRecipientError, NotFoundError, UnknownReceiptError
@@ -127,8 +128,12 @@ def _check_submission(vault: Vault, report: ReportSubmission) -> None:
         raise InputError("choose at least one category")
     if not report.narrative.strip():
         raise InputError("say what happened")
-    for label, value in (("what happened", report.narrative), ("when", report.when), ("where", report.where),
-                         ("witnesses", report.witnesses)):
+    for label, value in (
+        ("what happened", report.narrative),
+        ("when", report.when),
+        ("where", report.where),
+        ("witnesses", report.witnesses),
+    ):
         if len(value) > limits.max_text_chars:
             raise InputError(f"'{label}' is longer than {limits.max_text_chars} characters")
     if len(report.subjects) > limits.max_subjects:
@@ -138,6 +143,19 @@ def _check_submission(vault: Vault, report: ReportSubmission) -> None:
     for item in report.evidence:
         if len(item.content) > limits.max_evidence_bytes:
             raise InputError(f"a file is larger than {limits.max_evidence_bytes // (1024 * 1024)} MB")
+
+
+def _check_known_ids(document: PolicyDocument, report: ReportSubmission) -> None:
+    categories = {c.id for c in document.categories}
+    units = {u.id for u in document.units}
+    unknown = sorted(set(report.categories) - categories)
+    if unknown:
+        raise InputError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'}: {', '.join(unknown)}")
+    named_units = {p.unit for p in report.subjects if p.unit} | (
+        {report.location_unit} if report.location_unit else set()
+    )
+    if named_units - units:
+        raise InputError(f"unknown unit: {', '.join(sorted(named_units - units))}")
 
 
 async def _match_subjects(session: AsyncSession, subjects: tuple[Person, ...]) -> list[Officer]:
@@ -168,7 +186,11 @@ def _facts(report: ReportSubmission, matched: list[Officer]) -> ReportFacts:
 
 
 async def eligible_recipients(
-    session: AsyncSession, *, queue_ids: tuple[str, ...], excluded_officers: set[int], subject_units: frozenset[str]
+    session: AsyncSession,
+    *,
+    queue_ids: tuple[str, ...],
+    excluded_officers: set[int],
+    subject_units: frozenset[str],
 ) -> list[Officer]:
     """Active members of the queues, less officers named as subjects and officers of a subject's unit.
 
@@ -217,17 +239,29 @@ def seal_new_item(
     assert case.public_key is not None
     item_id = _new_id()
     sealed = crypto.seal_item(
-        payloads.encode(meta, body), case_public_key=case.public_key, case_id=case.id, item_id=item_id, kind=kind
+        payloads.encode(meta, body),
+        case_public_key=case.public_key,
+        case_id=case.id,
+        item_id=item_id,
+        kind=kind,
     )
     item = CaseItem(
-        id=item_id, case_id=case.id, seq=seq, kind=kind, author=author, officer_id=officer_id, created_at=at,
+        id=item_id,
+        case_id=case.id,
+        seq=seq,
+        kind=kind,
+        author=author,
+        officer_id=officer_id,
+        created_at=at,
         ciphertext=sealed,
     )
     session.add(item)
     return item
 
 
-def _sealed_case(report: ReportSubmission, decision: Decision, matched: list[Officer]) -> list[tuple[str, dict[str, Any], bytes]]:
+def _sealed_case(
+    report: ReportSubmission, decision: Decision, matched: list[Officer]
+) -> list[tuple[str, dict[str, Any], bytes]]:
     """The items a submission becomes: the report, the named-subjects record, each evidence file."""
     items: list[tuple[str, dict[str, Any], bytes]] = [
         (
@@ -273,6 +307,7 @@ async def submit(vault: Vault, *, report: ReportSubmission, contact: str | None 
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         policy = await policy_store.active(session)
+        _check_known_ids(policy.document, report)
         matched = await _match_subjects(session, report.subjects)
         facts = _facts(report, matched)
         decision = route(policy.document, facts)
@@ -315,23 +350,43 @@ async def submit(vault: Vault, *, report: ReportSubmission, contact: str | None 
         for queue_id in queues:
             session.add(CaseQueue(case_id=case.id, queue_id=queue_id, via="routed", added_at=now))
         for seq, (kind, meta, body) in enumerate(_sealed_case(report, decision, matched), start=1):
-            seal_new_item(session, case=case, kind=kind, author="reporter", meta=meta, body=body, seq=seq, at=now)
+            seal_new_item(
+                session, case=case, kind=kind, author="reporter", meta=meta, body=body, seq=seq, at=now
+            )
         for officer in recipients:
-            add_case_key(session, case=case, private_key=pair.private, recipient_public_key=officer.public_key,
-                          officer_id=officer.id, reason="routed", at=now)
+            add_case_key(
+                session,
+                case=case,
+                private_key=pair.private,
+                recipient_public_key=officer.public_key,
+                officer_id=officer.id,
+                reason="routed",
+                at=now,
+            )
         if vault.keys.recovery_public_key is not None:
-            add_case_key(session, case=case, private_key=pair.private,
-                          recipient_public_key=vault.keys.recovery_public_key, officer_id=None, reason="recovery", at=now)
+            add_case_key(
+                session,
+                case=case,
+                private_key=pair.private,
+                recipient_public_key=vault.keys.recovery_public_key,
+                officer_id=None,
+                reason="recovery",
+                at=now,
+            )
         session.add(Receipt(digest=vault.keys.receipt_digest(normalised), case_id=case.id))
         if contact is not None:
             key_id, sealed = vault.keys.relay.seal(contact.encode(), purpose=CONTACT_PURPOSE, context=case.id)
             session.add(ContactHandle(case_id=case.id, key_id=key_id, sealed=sealed))
         if report.checkin_consent:
-            outbox.checkin_entries(session, case_id=case.id, start=now, days=decision.checkin_days, now=now,
-                                   phase="open")
-        outbox.deadline_entries(session, case_id=case.id, name="acknowledge", start=now, due=case.ack_due_at, now=now)
-        outbox.deadline_entries(session, case_id=case.id, name="feedback", start=now, due=case.feedback_due_at,
-                                now=now)
+            outbox.checkin_entries(
+                session, case_id=case.id, start=now, days=decision.checkin_days, now=now, phase="open"
+            )
+        outbox.deadline_entries(
+            session, case_id=case.id, name="acknowledge", start=now, due=case.ack_due_at, now=now
+        )
+        outbox.deadline_entries(
+            session, case_id=case.id, name="feedback", start=now, due=case.feedback_due_at, now=now
+        )
         await audit.append(
             session,
             at=now,
@@ -348,7 +403,10 @@ async def submit(vault: Vault, *, report: ReportSubmission, contact: str | None 
             },
         )
     return SubmitResult(
-        case_id=case.id, reference=case.reference, receipt_code=receipt_code, queues=tuple(queues),
+        case_id=case.id,
+        reference=case.reference,
+        receipt_code=receipt_code,
+        queues=tuple(queues),
         policy_version=policy.version,
     )
 
@@ -400,7 +458,11 @@ async def reporter_view(vault: Vault, *, code: str) -> ReporterView:
     reporter_private = crypto.reporter_keypair(receipts.normalise(code)).private
     async with vault.db.transaction() as session:
         case = await live_case(session, case_id)
-        items = (await session.exec(select(CaseItem).where(CaseItem.case_id == case_id).order_by(col(CaseItem.seq)))).all()
+        items = (
+            await session.exec(
+                select(CaseItem).where(CaseItem.case_id == case_id).order_by(col(CaseItem.seq))
+            )
+        ).all()
     timeline: list[TimelineEntry] = []
     for item in items:
         if item.kind in (SUBJECTS, NOTE):
@@ -415,7 +477,10 @@ async def reporter_view(vault: Vault, *, code: str) -> ReporterView:
             text = payloads.decode(opened)[0].get("text")
         timeline.append(TimelineEntry(at=item.created_at, kind=item.kind, author=item.author, text=text))
     return ReporterView(
-        case_id=case.id, reference=case.reference, status=case.status, received_at=case.received_at,
+        case_id=case.id,
+        reference=case.reference,
+        status=case.status,
+        received_at=case.received_at,
         timeline=tuple(timeline),
     )
 
@@ -447,8 +512,11 @@ async def add_from_reporter(
         if len(evidence.content) > vault.limits.max_evidence_bytes:
             raise InputError(f"a file is larger than {vault.limits.max_evidence_bytes // (1024 * 1024)} MB")
         meta: dict[str, Any] = {
-            "filename": evidence.filename, "media_type": evidence.media_type, "sha256": evidence.sha256,
-            "size": len(evidence.content), "metadata_kept": evidence.metadata_kept,
+            "filename": evidence.filename,
+            "media_type": evidence.media_type,
+            "sha256": evidence.sha256,
+            "size": len(evidence.content),
+            "metadata_kept": evidence.metadata_kept,
         }
         body = evidence.content
     else:
@@ -458,12 +526,26 @@ async def add_from_reporter(
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         case = await live_case(session, case_id)
-        item = seal_new_item(session, case=case, kind=kind, author="reporter", meta=meta, body=body,
-                              seq=await next_seq(session, case_id), at=now)
+        item = seal_new_item(
+            session,
+            case=case,
+            kind=kind,
+            author="reporter",
+            meta=meta,
+            body=body,
+            seq=await next_seq(session, case_id),
+            at=now,
+        )
         case.updated_at = now
         session.add(case)
-        await audit.append(session, at=now, actor="reporter", action=f"case.reporter-{kind}", case_id=case_id,
-                           detail={"item": item.id})
+        await audit.append(
+            session,
+            at=now,
+            actor="reporter",
+            action="case.reporter-added",
+            case_id=case_id,
+            detail={"item": item.id, "kind": kind},
+        )
         return item.id
 
 
@@ -474,4 +556,3 @@ async def open_contact(vault: Vault, *, case_id: str) -> str | None:
     if row is None:
         return None
     return vault.keys.relay.open(row.key_id, row.sealed, purpose=CONTACT_PURPOSE, context=case_id).decode()
-

@@ -17,13 +17,14 @@ from storage.cases import (
     NOTE,
     OFFICER_MESSAGE,
     OUTCOME,
+    REPORT,
     STATUS_NOTICE,
     SUBJECTS,
     add_case_key,
-    live_case,
-    seal_new_item,
     eligible_recipients,
+    live_case,
     next_seq,
+    seal_new_item,
 )
 from storage.clock import coarsen, to_second
 from storage.errors import (
@@ -44,7 +45,13 @@ from storage.models import (
     Queue,
     Receipt,
 )
-from storage.officers import UnlockedOfficer, add_membership, get_by_login
+from storage.officers import (
+    UnlockedOfficer,
+    add_membership,
+    get_by_login,
+    normalise_name,
+    normalise_staff_number,
+)
 from storage.vault import Vault
 
 # Allowed status changes. Why a closed case may reopen: new evidence or retaliation after closure.
@@ -122,11 +129,21 @@ async def _case_key_for(session: AsyncSession, case: Case, private_key: bytes) -
 def _open_items(case: Case, case_key: bytes, items: list[CaseItem]) -> tuple[OpenedItem, ...]:
     opened = []
     for item in items:
-        plaintext = crypto.open_item(item.ciphertext, case_private_key=case_key, case_id=case.id, item_id=item.id,
-                                     kind=item.kind)
+        plaintext = crypto.open_item(
+            item.ciphertext, case_private_key=case_key, case_id=case.id, item_id=item.id, kind=item.kind
+        )
         meta, body = payloads.decode(plaintext)
-        opened.append(OpenedItem(id=item.id, seq=item.seq, kind=item.kind, author=item.author,
-                                 created_at=item.created_at, meta=meta, body=body))
+        opened.append(
+            OpenedItem(
+                id=item.id,
+                seq=item.seq,
+                kind=item.kind,
+                author=item.author,
+                created_at=item.created_at,
+                meta=meta,
+                body=body,
+            )
+        )
     return tuple(opened)
 
 
@@ -146,22 +163,48 @@ async def _open(vault: Vault, *, private_key: bytes, reference: str, actor: str)
         case = await case_id_for_reference(session, reference)
         case = await live_case(session, case.id)
         case_key = await _case_key_for(session, case, private_key)
-        items = list((await session.exec(select(CaseItem).where(CaseItem.case_id == case.id)
-                                         .order_by(col(CaseItem.seq)))).all())
-        queues = (await session.exec(select(CaseQueue.queue_id).where(CaseQueue.case_id == case.id)
-                                     .order_by(col(CaseQueue.queue_id)))).all()
-        await audit.append(session, at=now, actor=actor, action="case.opened", case_id=case.id,
-                           detail={"reference": case.reference})
+        items = list(
+            (
+                await session.exec(
+                    select(CaseItem).where(CaseItem.case_id == case.id).order_by(col(CaseItem.seq))
+                )
+            ).all()
+        )
+        queues = (
+            await session.exec(
+                select(CaseQueue.queue_id)
+                .where(CaseQueue.case_id == case.id)
+                .order_by(col(CaseQueue.queue_id))
+            )
+        ).all()
+        await audit.append(
+            session,
+            at=now,
+            actor=actor,
+            action="case.opened",
+            case_id=case.id,
+            detail={"reference": case.reference},
+        )
     return OpenedCase(
-        id=case.id, reference=case.reference, status=case.status, priority=case.priority,
-        categories=tuple(case.categories), flags=tuple(case.flags), queues=tuple(queues),
-        received_at=case.received_at, ack_due_at=case.ack_due_at, feedback_due_at=case.feedback_due_at,
-        policy_version=case.policy_version, matched_rules=tuple(case.matched_rules),
+        id=case.id,
+        reference=case.reference,
+        status=case.status,
+        priority=case.priority,
+        categories=tuple(case.categories),
+        flags=tuple(case.flags),
+        queues=tuple(queues),
+        received_at=case.received_at,
+        ack_due_at=case.ack_due_at,
+        feedback_due_at=case.feedback_due_at,
+        policy_version=case.policy_version,
+        matched_rules=tuple(case.matched_rules),
         items=_open_items(case, case_key, items),
     )
 
 
-async def _entitled_case(session: AsyncSession, officer: UnlockedOfficer, reference: str) -> tuple[Case, bytes]:
+async def _entitled_case(
+    session: AsyncSession, officer: UnlockedOfficer, reference: str
+) -> tuple[Case, bytes]:
     case = await case_id_for_reference(session, reference)
     case = await live_case(session, case.id)
     return case, await _case_key_for(session, case, officer.private_key)
@@ -183,11 +226,20 @@ async def message_reporter(vault: Vault, *, officer: UnlockedOfficer, reference:
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         case, _key = await _entitled_case(session, officer, reference)
-        item = await _officer_item(session, case, officer, OFFICER_MESSAGE, {"text": text}, now, for_reporter=True)
-        outbox.schedule_for_reporter(vault, session, case_id=case.id, text=text, now=now,
-                                     detail={"item": item.id, "reason": "message"})
-        await audit.append(session, at=to_second(vault.clock.now()), actor=officer.actor, action="case.messaged",
-                           case_id=case.id, detail={"item": item.id})
+        item = await _officer_item(
+            session, case, officer, OFFICER_MESSAGE, {"text": text}, now, for_reporter=True
+        )
+        outbox.schedule_for_reporter(
+            vault, session, case_id=case.id, text=text, now=now, detail={"item": item.id, "reason": "message"}
+        )
+        await audit.append(
+            session,
+            at=to_second(vault.clock.now()),
+            actor=officer.actor,
+            action="case.messaged",
+            case_id=case.id,
+            detail={"item": item.id},
+        )
         return item.id
 
 
@@ -198,17 +250,37 @@ async def add_note(vault: Vault, *, officer: UnlockedOfficer, reference: str, te
     async with vault.db.transaction() as session:
         case, _key = await _entitled_case(session, officer, reference)
         item = await _officer_item(session, case, officer, NOTE, {"text": text}, now, for_reporter=False)
-        await audit.append(session, at=to_second(vault.clock.now()), actor=officer.actor, action="case.noted",
-                           case_id=case.id, detail={"item": item.id})
+        await audit.append(
+            session,
+            at=to_second(vault.clock.now()),
+            actor=officer.actor,
+            action="case.noted",
+            case_id=case.id,
+            detail={"item": item.id},
+        )
         return item.id
 
 
 async def _officer_item(
-    session: AsyncSession, case: Case, officer: UnlockedOfficer, kind: str, meta: dict[str, Any], now: datetime,
-    *, for_reporter: bool,
+    session: AsyncSession,
+    case: Case,
+    officer: UnlockedOfficer,
+    kind: str,
+    meta: dict[str, Any],
+    now: datetime,
+    *,
+    for_reporter: bool,
 ) -> CaseItem:
-    item = seal_new_item(session, case=case, kind=kind, author="officer", meta=meta,
-                          seq=await next_seq(session, case.id), at=now, officer_id=officer.id)
+    item = seal_new_item(
+        session,
+        case=case,
+        kind=kind,
+        author="officer",
+        meta=meta,
+        seq=await next_seq(session, case.id),
+        at=now,
+        officer_id=officer.id,
+    )
     if for_reporter:
         _seal_for_reporter(case, item, meta)
     case.updated_at = now
@@ -238,10 +310,20 @@ async def change_status(
         previous, case.status, case.updated_at = case.status, status, now
         if status == "acknowledged":
             case.acknowledged_at = now
-            await outbox.cancel(session, case_id=case.id, kinds=(outbox.DEADLINE_WARNING, outbox.DEADLINE_DUE),
-                                reason="acknowledged")
-            outbox.deadline_entries(session, case_id=case.id, name="feedback", start=case.received_at,
-                                    due=case.feedback_due_at, now=now)
+            await outbox.cancel(
+                session,
+                case_id=case.id,
+                kinds=(outbox.DEADLINE_WARNING, outbox.DEADLINE_DUE),
+                reason="acknowledged",
+            )
+            outbox.deadline_entries(
+                session,
+                case_id=case.id,
+                name="feedback",
+                start=case.received_at,
+                due=case.feedback_due_at,
+                now=now,
+            )
         if status == "closed":
             if not outcome or not outcome.strip():
                 raise InputError("closing a case needs an outcome the reporter will be told")
@@ -256,39 +338,97 @@ async def change_status(
             message = REPORTER_NOTICES.get(status, "")
             kind = STATUS_NOTICE
         if message:
-            item = await _officer_item(session, case, officer, kind, {"text": message, "status": status}, now,
-                                       for_reporter=True)
-            outbox.schedule_for_reporter(vault, session, case_id=case.id, text=message, now=now,
-                                         detail={"item": item.id, "reason": status})
+            item = await _officer_item(
+                session, case, officer, kind, {"text": message, "status": status}, now, for_reporter=True
+            )
+            outbox.schedule_for_reporter(
+                vault,
+                session,
+                case_id=case.id,
+                text=message,
+                now=now,
+                detail={"item": item.id, "reason": status},
+            )
         session.add(case)
-        await audit.append(session, at=to_second(vault.clock.now()), actor=officer.actor, action="case.status",
-                           case_id=case.id, detail={"from": previous, "to": status})
+        await audit.append(
+            session,
+            at=to_second(vault.clock.now()),
+            actor=officer.actor,
+            action="case.status",
+            case_id=case.id,
+            detail={"from": previous, "to": status},
+        )
         return status
 
 
 async def _close_followup(vault: Vault, session: AsyncSession, case: Case, now: datetime) -> None:
     """On closure: stop deadline checks and open-phase check-ins, schedule after-closure check-ins and purge."""
-    await outbox.cancel(session, case_id=case.id, kinds=(outbox.DEADLINE_WARNING, outbox.DEADLINE_DUE,
-                                                         outbox.CHECKIN), reason="closed")
+    await outbox.cancel(
+        session,
+        case_id=case.id,
+        kinds=(outbox.DEADLINE_WARNING, outbox.DEADLINE_DUE, outbox.CHECKIN),
+        reason="closed",
+    )
     policy = await policy_store.get_version(session, version=case.policy_version)
     if not case.checkins_stopped:
-        outbox.checkin_entries(session, case_id=case.id, start=now,
-                               days=policy.document.defaults.checkin_after_closure_days, now=now, phase="closed")
-    outbox.schedule(session, kind="purge", due_at=now + timedelta(days=case.retention_days), now=now,
-                    case_id=case.id)
+        outbox.checkin_entries(
+            session,
+            case_id=case.id,
+            start=now,
+            days=policy.document.defaults.checkin_after_closure_days,
+            now=now,
+            phase="closed",
+        )
+    outbox.schedule(
+        session, kind="purge", due_at=now + timedelta(days=case.retention_days), now=now, case_id=case.id
+    )
+
+
+async def _open_kind(session: AsyncSession, case: Case, case_key: bytes, kind: str) -> dict[str, Any]:
+    item = (
+        await session.exec(
+            select(CaseItem)
+            .where(CaseItem.case_id == case.id, CaseItem.kind == kind)
+            .order_by(col(CaseItem.seq))
+        )
+    ).first()
+    if item is None:
+        return {}
+    meta, _ = payloads.decode(
+        crypto.open_item(
+            item.ciphertext, case_private_key=case_key, case_id=case.id, item_id=item.id, kind=item.kind
+        )
+    )
+    return meta
 
 
 async def _named_subjects(session: AsyncSession, case: Case, case_key: bytes) -> set[int]:
-    item = (await session.exec(select(CaseItem).where(CaseItem.case_id == case.id, CaseItem.kind == SUBJECTS))).first()
-    if item is None:
-        return set()
-    meta, _ = payloads.decode(crypto.open_item(item.ciphertext, case_private_key=case_key, case_id=case.id,
-                                               item_id=item.id, kind=item.kind))
-    return {int(i) for i in meta.get("officer_ids", [])}
+    """Officers named as subjects: matched at submission, and re-matched now against the report's people.
+
+    Why both: an officer who joined the directory after the report was made was not matched then.
+    """
+    named = {int(i) for i in (await _open_kind(session, case, case_key, SUBJECTS)).get("officer_ids", [])}
+    people = (await _open_kind(session, case, case_key, REPORT)).get("subjects", [])
+    numbers = {normalise_staff_number(p.get("staff_number")) for p in people if p.get("staff_number")}
+    names = {normalise_name(p.get("name", "")) for p in people if p.get("name", "").strip()}
+    if numbers or names:
+        for officer in (await session.exec(select(Officer))).all():
+            if (officer.staff_number and officer.staff_number in numbers) or normalise_name(
+                officer.display_name
+            ) in names:
+                assert officer.id is not None
+                named.add(officer.id)
+    return named
 
 
 async def _grant_to(
-    session: AsyncSession, *, case: Case, case_key: bytes, grantee: Officer, granter: UnlockedOfficer, reason: str,
+    session: AsyncSession,
+    *,
+    case: Case,
+    case_key: bytes,
+    grantee: Officer,
+    granter: UnlockedOfficer,
+    reason: str,
     now: datetime,
 ) -> bool:
     """Wrap the case key to one more officer unless conflicted or already entitled; True if granted."""
@@ -296,15 +436,36 @@ async def _grant_to(
     subjects = await _named_subjects(session, case, case_key)
     subject_units = set(case.routing_facts.get("subject_units") or [])
     if grantee.id in subjects or (grantee.unit_id and grantee.unit_id in subject_units):
-        raise ConflictOfInterestError(f"{grantee.login} is named in, or in the unit of someone named in, {case.reference}")
-    existing = (await session.exec(select(CaseKey).where(CaseKey.case_id == case.id,
-                                                         CaseKey.recipient_fingerprint == grantee.key_fingerprint))).first()
+        raise ConflictOfInterestError(
+            f"{grantee.login} is named in, or in the unit of someone named in, {case.reference}"
+        )
+    existing = (
+        await session.exec(
+            select(CaseKey).where(
+                CaseKey.case_id == case.id, CaseKey.recipient_fingerprint == grantee.key_fingerprint
+            )
+        )
+    ).first()
     if existing is not None:
         return False
-    add_case_key(session, case=case, private_key=case_key, recipient_public_key=grantee.public_key,
-                  officer_id=grantee.id, reason=reason, at=now, granted_by=granter.id)
-    await audit.append(session, at=to_second(now), actor=granter.actor, action="case.granted", case_id=case.id,
-                       detail={"to": grantee.login, "key": grantee.key_fingerprint, "reason": reason})
+    add_case_key(
+        session,
+        case=case,
+        private_key=case_key,
+        recipient_public_key=grantee.public_key,
+        officer_id=grantee.id,
+        reason=reason,
+        at=now,
+        granted_by=granter.id,
+    )
+    await audit.append(
+        session,
+        at=to_second(now),
+        actor=granter.actor,
+        action="case.granted",
+        case_id=case.id,
+        detail={"to": grantee.login, "key": grantee.key_fingerprint, "reason": reason},
+    )
     return True
 
 
@@ -314,8 +475,9 @@ async def grant(vault: Vault, *, granter: UnlockedOfficer, reference: str, login
     async with vault.db.transaction() as session:
         case, case_key = await _entitled_case(session, granter, reference)
         grantee = await get_by_login(session, login=login)
-        return await _grant_to(session, case=case, case_key=case_key, grantee=grantee, granter=granter,
-                               reason="granted", now=now)
+        return await _grant_to(
+            session, case=case, case_key=case_key, grantee=grantee, granter=granter, reason="granted", now=now
+        )
 
 
 @dataclass(frozen=True)
@@ -327,19 +489,33 @@ class QueueGrantResult:
     not_openable: tuple[str, ...]
 
 
-async def add_queue_member(vault: Vault, *, granter: UnlockedOfficer, login: str, queue_id: str) -> QueueGrantResult:
+async def add_queue_member(
+    vault: Vault, *, granter: UnlockedOfficer, login: str, queue_id: str
+) -> QueueGrantResult:
     """Make an officer a member of a queue and wrap to them the key of every open case there that the granter
     can open; conflicted cases are skipped, cases the granter cannot open are listed for someone who can."""
     now = to_second(vault.clock.now())
     granted, conflicts, unopenable = [], [], []
     async with vault.db.transaction() as session:
         grantee = await add_membership(session, login=login, queue_id=queue_id)
-        await audit.append(session, at=now, actor=granter.actor, action="queue.member-added",
-                           detail={"queue": queue_id, "login": login})
-        cases = (await session.exec(
-            select(Case).join(CaseQueue, col(CaseQueue.case_id) == col(Case.id))
-            .where(CaseQueue.queue_id == queue_id, col(Case.status).in_(OPEN_STATUSES), col(Case.purged_at).is_(None))
-        )).all()
+        await audit.append(
+            session,
+            at=now,
+            actor=granter.actor,
+            action="queue.member-added",
+            detail={"queue": queue_id, "login": login},
+        )
+        cases = (
+            await session.exec(
+                select(Case)
+                .join(CaseQueue, col(CaseQueue.case_id) == col(Case.id))
+                .where(
+                    CaseQueue.queue_id == queue_id,
+                    col(Case.status).in_(OPEN_STATUSES),
+                    col(Case.purged_at).is_(None),
+                )
+            )
+        ).all()
         for case in cases:
             try:
                 case_key = await _case_key_for(session, case, granter.private_key)
@@ -347,15 +523,24 @@ async def add_queue_member(vault: Vault, *, granter: UnlockedOfficer, login: str
                 unopenable.append(case.reference)
                 continue
             try:
-                if await _grant_to(session, case=case, case_key=case_key, grantee=grantee, granter=granter,
-                                   reason="member", now=now):
+                if await _grant_to(
+                    session,
+                    case=case,
+                    case_key=case_key,
+                    grantee=grantee,
+                    granter=granter,
+                    reason="member",
+                    now=now,
+                ):
                     granted.append(case.reference)
             except ConflictOfInterestError:
                 conflicts.append(case.reference)
     return QueueGrantResult(tuple(granted), tuple(conflicts), tuple(unopenable))
 
 
-async def refer(vault: Vault, *, officer: UnlockedOfficer, reference: str, queue_id: str, reason: str = "") -> tuple[str, ...]:
+async def refer(
+    vault: Vault, *, officer: UnlockedOfficer, reference: str, queue_id: str, reason: str = ""
+) -> tuple[str, ...]:
     """Refer a case to another queue: wrap its key to that queue's members, never to the subject's unit's queue
     or a named subject. Returns the logins granted."""
     now = to_second(vault.clock.now())
@@ -374,17 +559,31 @@ async def refer(vault: Vault, *, officer: UnlockedOfficer, reference: str, queue
         if await session.get(CaseQueue, (case.id, queue_id)) is not None:
             raise InputError(f"{case.reference} is already in {queue_id}")
         subjects = await _named_subjects(session, case, case_key)
-        recipients = await eligible_recipients(session, queue_ids=(queue_id,), excluded_officers=subjects,
-                                               subject_units=facts.subject_units)
+        recipients = await eligible_recipients(
+            session, queue_ids=(queue_id,), excluded_officers=subjects, subject_units=facts.subject_units
+        )
         if not recipients:
             raise ConflictOfInterestError(f"{queue_id} has no member who can receive {case.reference}")
         session.add(CaseQueue(case_id=case.id, queue_id=queue_id, via="referred", added_at=coarsen(now)))
-        await audit.append(session, at=now, actor=officer.actor, action="case.referred", case_id=case.id,
-                           detail={"queue": queue_id, "reason": reason[:200]})
+        await audit.append(
+            session,
+            at=now,
+            actor=officer.actor,
+            action="case.referred",
+            case_id=case.id,
+            detail={"queue": queue_id, "reason": reason[:200]},
+        )
         granted = []
         for grantee in recipients:
-            if await _grant_to(session, case=case, case_key=case_key, grantee=grantee, granter=officer,
-                               reason="referred", now=now):
+            if await _grant_to(
+                session,
+                case=case,
+                case_key=case_key,
+                grantee=grantee,
+                granter=officer,
+                reason="referred",
+                now=now,
+            ):
                 granted.append(grantee.login)
         return tuple(granted)
 
@@ -403,15 +602,25 @@ async def purge(vault: Vault, *, reference: str, actor: str, reason: str = "rete
             raise InputError(f"{case.reference} was already purged")
         for model in (CaseKey, CaseItem, Receipt, ContactHandle):
             await session.exec(delete(model).where(model.case_id == case.id))  # type: ignore[call-overload]
-        await session.exec(delete(OutboxEntry).where(col(OutboxEntry.case_id) == case.id,  # type: ignore[call-overload]
-                                                     col(OutboxEntry.status).in_(("pending", "claimed"))))
+        await session.exec(
+            delete(OutboxEntry).where(
+                col(OutboxEntry.case_id) == case.id,  # type: ignore[call-overload]
+                col(OutboxEntry.status).in_(("pending", "claimed")),
+            )
+        )
         case.public_key = None
         case.reporter_public_key = None
         case.status = "purged"
         case.purged_at = now
         session.add(case)
-        await audit.append(session, at=to_second(vault.clock.now()), actor=actor, action="case.purged",
-                           case_id=case.id, detail={"reference": case.reference, "reason": reason})
+        await audit.append(
+            session,
+            at=to_second(vault.clock.now()),
+            actor=actor,
+            action="case.purged",
+            case_id=case.id,
+            detail={"reference": case.reference, "reason": reason},
+        )
 
 
 async def shred_contact(vault: Vault, *, case_id: str, actor: str = "system") -> bool:
@@ -421,8 +630,13 @@ async def shred_contact(vault: Vault, *, case_id: str, actor: str = "system") ->
         if row is None:
             return False
         await session.delete(row)
-        await audit.append(session, at=coarsen(vault.clock.now()), actor=actor, action="case.contact-shredded",
-                           case_id=case_id)
+        await audit.append(
+            session,
+            at=coarsen(vault.clock.now()),
+            actor=actor,
+            action="case.contact-shredded",
+            case_id=case_id,
+        )
         return True
 
 
@@ -443,14 +657,29 @@ async def list_entitled(vault: Vault, *, officer: UnlockedOfficer, limit: int = 
     """Cases this officer holds a key for, newest first (clear metadata only)."""
     fingerprint = crypto.fingerprint(crypto.public_from_private(officer.private_key))
     async with vault.db.transaction() as session:
-        cases = (await session.exec(
-            select(Case).join(CaseKey, col(CaseKey.case_id) == col(Case.id))
-            .where(CaseKey.recipient_fingerprint == fingerprint, col(Case.purged_at).is_(None))
-            .order_by(col(Case.received_at).desc(), col(Case.reference)).limit(limit)
-        )).all()
+        cases = (
+            await session.exec(
+                select(Case)
+                .join(CaseKey, col(CaseKey.case_id) == col(Case.id))
+                .where(CaseKey.recipient_fingerprint == fingerprint, col(Case.purged_at).is_(None))
+                .order_by(col(Case.received_at).desc(), col(Case.reference))
+                .limit(limit)
+            )
+        ).all()
         result = []
         for case in cases:
-            queues = (await session.exec(select(CaseQueue.queue_id).where(CaseQueue.case_id == case.id))).all()
-            result.append(CaseSummary(case.reference, case.status, case.priority, tuple(case.categories),
-                                      tuple(sorted(queues)), case.received_at, case.ack_due_at))
+            queues = (
+                await session.exec(select(CaseQueue.queue_id).where(CaseQueue.case_id == case.id))
+            ).all()
+            result.append(
+                CaseSummary(
+                    case.reference,
+                    case.status,
+                    case.priority,
+                    tuple(case.categories),
+                    tuple(sorted(queues)),
+                    case.received_at,
+                    case.ack_due_at,
+                )
+            )
         return result

@@ -146,7 +146,9 @@ def seal_item(plaintext: bytes, *, case_public_key: bytes, case_id: str, item_id
         info = bind(Purpose.ITEM, case_id, item_id, kind)
         return bytes([_FORMAT_SINGLE]) + hpke_seal(plaintext, public_key=case_public_key, info=info)
     data_key = ChaCha20Poly1305.generate_key()
-    wrapped = hpke_seal(data_key, public_key=case_public_key, info=bind(Purpose.FILE_KEY, case_id, item_id, kind))
+    wrapped = hpke_seal(
+        data_key, public_key=case_public_key, info=bind(Purpose.FILE_KEY, case_id, item_id, kind)
+    )
     aead = ChaCha20Poly1305(data_key)
     out = bytearray([_FORMAT_CHUNKED]) + struct.pack(">H", len(wrapped)) + wrapped
     count = max(1, -(-len(plaintext) // CHUNK_SIZE))
@@ -185,7 +187,9 @@ def open_item(blob: bytes, *, case_private_key: bytes, case_id: str, item_id: st
         sealed = chunks[index * step : (index + 1) * step]
         final = index == count - 1
         try:
-            out += aead.decrypt(index.to_bytes(NONCE_SIZE, "big"), sealed, _chunk_aad(case_id, item_id, kind, index, final))
+            out += aead.decrypt(
+                index.to_bytes(NONCE_SIZE, "big"), sealed, _chunk_aad(case_id, item_id, kind, index, final)
+            )
         except InvalidTag as exc:
             raise DecryptionError("a chunk of the sealed item is tampered with or missing") from exc
     return bytes(out)
@@ -202,9 +206,9 @@ def reporter_keypair(receipt_code: str) -> KeyPair:
     them again with the receipt (from another account, after wiping the chat) while the server, which
     keeps only an HMAC of the code, cannot.
     """
-    seed = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=bind(Purpose.REPORTER_KEY)).derive(
-        receipt_code.encode("ascii")
-    )
+    seed = HKDF(
+        algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=bind(Purpose.REPORTER_KEY)
+    ).derive(receipt_code.encode("ascii"))
     private = X25519PrivateKey.from_private_bytes(seed)
     return KeyPair(private=_raw_private(private), public=_raw_public(private.public_key()))
 
@@ -277,12 +281,18 @@ def open_with_passphrase(blob: bytes, *, passphrase: str, context: str) -> bytes
     salt = blob[head : head + _SALT_SIZE]
     nonce = blob[head + _SALT_SIZE : head + _SALT_SIZE + NONCE_SIZE]
     ciphertext = blob[head + _SALT_SIZE + NONCE_SIZE :]
-    if not (1 <= lanes <= _MAX_LANES and 1 <= iterations <= _MAX_ITERATIONS and 8 * lanes <= memory <= _MAX_MEMORY_KIB):
+    if not (
+        1 <= lanes <= _MAX_LANES
+        and 1 <= iterations <= _MAX_ITERATIONS
+        and 8 * lanes <= memory <= _MAX_MEMORY_KIB
+    ):
         # Threat: someone who can write the database edits the costs to crash or stall the server.
         raise MalformedBlobError("the sealed key's stored Argon2 costs are out of range")
     key = derive_passphrase_key(passphrase, salt, KdfParams(memory, iterations, lanes))
     try:
-        return ChaCha20Poly1305(key).decrypt(nonce, ciphertext, bind(Purpose.OFFICER_KEY, context, blob[:head]))
+        return ChaCha20Poly1305(key).decrypt(
+            nonce, ciphertext, bind(Purpose.OFFICER_KEY, context, blob[:head])
+        )
     except InvalidTag as exc:
         raise InvalidPassphraseError("wrong passphrase") from exc
 
@@ -324,9 +334,9 @@ def keyed_hash(key: bytes, message: bytes) -> bytes:
 
 def derive_subkey(secret: bytes, purpose: str) -> bytes:
     """HKDF-SHA256 subkey so one server secret never serves two purposes directly."""
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=bind(Purpose.RELAY, purpose)).derive(
-        secret
-    )
+    return HKDF(
+        algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=bind(Purpose.RELAY, purpose)
+    ).derive(secret)
 
 
 def sha256_hex(data: bytes) -> str:

@@ -19,6 +19,9 @@ from storage.vault import Vault
 
 DRAFT_PURPOSE = "draft"
 DRAFT_LIFETIME = timedelta(hours=24)
+# Why the extra hour: expiry is counted from the hour-coarsened time (an exact time would say when the
+# reporter was typing), so a draft lives between 24 and 25 hours, never less than the promised 24.
+_EXPIRY = DRAFT_LIFETIME + timedelta(hours=1)
 
 
 async def save(vault: Vault, *, chat_ref: str, state: dict[str, Any]) -> None:
@@ -31,11 +34,16 @@ async def save(vault: Vault, *, chat_ref: str, state: dict[str, Any]) -> None:
     async with vault.db.transaction() as session:
         row = await session.get(Draft, tag)
         if row is None:
-            row = Draft(chat_tag=tag, key_id=key_id, sealed=sealed, updated_at=coarsen(now),
-                        expires_at=now + DRAFT_LIFETIME)
+            row = Draft(
+                chat_tag=tag,
+                key_id=key_id,
+                sealed=sealed,
+                updated_at=coarsen(now),
+                expires_at=coarsen(now) + _EXPIRY,
+            )
         else:
             row.key_id, row.sealed, row.updated_at = key_id, sealed, coarsen(now)
-            row.expires_at = now + DRAFT_LIFETIME
+            row.expires_at = coarsen(now) + _EXPIRY
         session.add(row)
 
 

@@ -148,7 +148,9 @@ def retire_relay_keys(keys_dir: Path) -> list[str]:
     """Drop every relay key but the active one (after everything was re-sealed); returns the ids dropped."""
     current = load_keys(keys_dir).relay
     dropped = [k for k in current.keys if k != current.active_id]
-    _write_relay(keys_dir, active=current.active_id, keys={current.active_id: current.keys[current.active_id]})
+    _write_relay(
+        keys_dir, active=current.active_id, keys={current.active_id: current.keys[current.active_id]}
+    )
     return dropped
 
 
@@ -161,7 +163,9 @@ def create_recovery_key(keys_dir: Path, *, out_file: Path, passphrase: str, para
     if (keys_dir / RECOVERY_PUBLIC_FILE).exists():
         raise KeyringError("a recovery key already exists; remove recovery-public.key first to replace it")
     pair = crypto.generate_keypair()
-    sealed = crypto.seal_with_passphrase(pair.private, passphrase=passphrase, params=params, context="recovery")
+    sealed = crypto.seal_with_passphrase(
+        pair.private, passphrase=passphrase, params=params, context="recovery"
+    )
     doc = {"kind": "candour-recovery-key", "public": _b64(pair.public), "sealed_private": _b64(sealed)}
     _write_private(out_file, json.dumps(doc, indent=2))
     _write_private(keys_dir / RECOVERY_PUBLIC_FILE, _b64(pair.public) + "\n")

@@ -106,7 +106,12 @@ async def add(
             at=now,
             actor=actor,
             action="officer.added",
-            detail={"login": login, "roles": list(roles), "queues": list(queues), "key": officer.key_fingerprint},
+            detail={
+                "login": login,
+                "roles": list(roles),
+                "queues": list(queues),
+                "key": officer.key_fingerprint,
+            },
         )
         return await _summary(session, officer)
 
@@ -145,7 +150,9 @@ async def list_all(vault: Vault) -> list[OfficerSummary]:
 async def _summary(session: AsyncSession, officer: Officer) -> OfficerSummary:
     queues = (
         await session.exec(
-            select(QueueMember.queue_id).where(QueueMember.officer_id == officer.id).order_by(col(QueueMember.queue_id))
+            select(QueueMember.queue_id)
+            .where(QueueMember.officer_id == officer.id)
+            .order_by(col(QueueMember.queue_id))
         )
     ).all()
     return OfficerSummary(
@@ -170,7 +177,11 @@ async def unlock(vault: Vault, *, login: str, passphrase: str) -> UnlockedOffice
     )
     assert officer.id is not None
     return UnlockedOfficer(
-        id=officer.id, login=officer.login, roles=tuple(officer.roles), unit_id=officer.unit_id, private_key=private
+        id=officer.id,
+        login=officer.login,
+        roles=tuple(officer.roles),
+        unit_id=officer.unit_id,
+        private_key=private,
     )
 
 

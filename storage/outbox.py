@@ -69,11 +69,15 @@ def deadline_entries(
 ) -> None:
     """A warning at three quarters of the time, and the deadline itself."""
     warning_at = start + (due - start) * 3 / 4
-    schedule(session, kind=DEADLINE_WARNING, due_at=warning_at, now=now, case_id=case_id, detail={"deadline": name})
+    schedule(
+        session, kind=DEADLINE_WARNING, due_at=warning_at, now=now, case_id=case_id, detail={"deadline": name}
+    )
     schedule(session, kind=DEADLINE_DUE, due_at=due, now=now, case_id=case_id, detail={"deadline": name})
 
 
-def checkin_entries(session: AsyncSession, *, case_id: str, start: datetime, days: tuple[int, ...], now: datetime, phase: str) -> None:
+def checkin_entries(
+    session: AsyncSession, *, case_id: str, start: datetime, days: tuple[int, ...], now: datetime, phase: str
+) -> None:
     """One check-in per policy interval, counted from `start`."""
     for day in days:
         schedule(
@@ -86,7 +90,9 @@ def checkin_entries(session: AsyncSession, *, case_id: str, start: datetime, day
         )
 
 
-async def cancel(session: AsyncSession, *, case_id: str, kinds: tuple[str, ...] | None = None, reason: str) -> int:
+async def cancel(
+    session: AsyncSession, *, case_id: str, kinds: tuple[str, ...] | None = None, reason: str
+) -> int:
     """Cancel pending entries of a case (all, or of some kinds); sealed copies are destroyed too."""
     statement = (
         update(OutboxEntry)

@@ -58,7 +58,9 @@ def _published(row: PolicyVersion) -> PublishedPolicy:
 
 async def active(session: AsyncSession) -> PublishedPolicy:
     """The newest published version (a rollback publishes an old text as a new version)."""
-    row = (await session.exec(select(PolicyVersion).order_by(col(PolicyVersion.version).desc()).limit(1))).first()
+    row = (
+        await session.exec(select(PolicyVersion).order_by(col(PolicyVersion.version).desc()).limit(1))
+    ).first()
     if row is None:
         raise NotInitialisedError("no routing policy has been published: run `candour init`")
     return _published(row)
@@ -91,7 +93,9 @@ async def sync_directory(session: AsyncSession, document: PolicyDocument) -> Non
     for queue in document.queues:
         row = await session.get(Queue, queue.id)
         if row is None:
-            session.add(Queue(id=queue.id, name=queue.name, unit_id=queue.unit, escalates_to=queue.escalates_to))
+            session.add(
+                Queue(id=queue.id, name=queue.name, unit_id=queue.unit, escalates_to=queue.escalates_to)
+            )
         else:
             row.name, row.unit_id, row.escalates_to = queue.name, queue.unit, queue.escalates_to
     await session.flush()
@@ -154,7 +158,9 @@ async def rollback(vault: Vault, *, version: int, author: str) -> PublishedPolic
     """Publish the text of an earlier version as the newest version."""
     async with vault.db.transaction() as session:
         old = await get_version(session, version=version)
-    return await publish(vault, text=old.text, author=author, note=f"rollback to version {version}", source_version=version)
+    return await publish(
+        vault, text=old.text, author=author, note=f"rollback to version {version}", source_version=version
+    )
 
 
 async def simulate_candidate(vault: Vault, *, text: str) -> SimulationResult:

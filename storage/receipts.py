@@ -36,7 +36,9 @@ def normalise(text: str) -> str:
     """The canonical 20-character form of what a person typed; raises ReceiptTypoError if it cannot be one."""
     cleaned = "".join(ch for ch in text.upper() if ch not in " -_.\t\n").translate(_ALIASES)
     if len(cleaned) != CODE_CHARS:
-        raise ReceiptTypoError(f"a receipt code has {CODE_CHARS} letters and digits; this one has {len(cleaned)}")
+        raise ReceiptTypoError(
+            f"a receipt code has {CODE_CHARS} letters and digits; this one has {len(cleaned)}"
+        )
     bad = sorted({ch for ch in cleaned if ch not in _INDEX})
     if bad:
         raise ReceiptTypoError(f"a receipt code never contains {', '.join(repr(ch) for ch in bad)}")

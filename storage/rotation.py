@@ -34,9 +34,15 @@ async def reseal_all(vault: Vault, *, keyring: RelayKeyring, actor: str) -> Rota
     active = keyring.active_id
     counts = {"contacts": 0, "drafts": 0, "outbox": 0}
     async with vault.db.transaction() as session:
-        for contact in (await session.exec(select(ContactHandle).where(ContactHandle.key_id != active))).all():
-            plain = keyring.open(contact.key_id, contact.sealed, purpose=CONTACT_PURPOSE, context=contact.case_id)
-            contact.key_id, contact.sealed = keyring.seal(plain, purpose=CONTACT_PURPOSE, context=contact.case_id)
+        for contact in (
+            await session.exec(select(ContactHandle).where(ContactHandle.key_id != active))
+        ).all():
+            plain = keyring.open(
+                contact.key_id, contact.sealed, purpose=CONTACT_PURPOSE, context=contact.case_id
+            )
+            contact.key_id, contact.sealed = keyring.seal(
+                plain, purpose=CONTACT_PURPOSE, context=contact.case_id
+            )
             session.add(contact)
             counts["contacts"] += 1
         for draft in (await session.exec(select(Draft).where(Draft.key_id != active))).all():
@@ -46,14 +52,25 @@ async def reseal_all(vault: Vault, *, keyring: RelayKeyring, actor: str) -> Rota
             session.add(draft)
             counts["drafts"] += 1
         entries = await session.exec(
-            select(OutboxEntry).where(col(OutboxEntry.sealed_payload).is_not(None), OutboxEntry.key_id != active)
+            select(OutboxEntry).where(
+                col(OutboxEntry.sealed_payload).is_not(None), OutboxEntry.key_id != active
+            )
         )
         for entry in entries.all():
             assert entry.key_id is not None and entry.sealed_payload is not None and entry.case_id is not None
-            plain = keyring.open(entry.key_id, entry.sealed_payload, purpose=OUTBOX_PURPOSE, context=entry.case_id)
-            entry.key_id, entry.sealed_payload = keyring.seal(plain, purpose=OUTBOX_PURPOSE, context=entry.case_id)
+            plain = keyring.open(
+                entry.key_id, entry.sealed_payload, purpose=OUTBOX_PURPOSE, context=entry.case_id
+            )
+            entry.key_id, entry.sealed_payload = keyring.seal(
+                plain, purpose=OUTBOX_PURPOSE, context=entry.case_id
+            )
             session.add(entry)
             counts["outbox"] += 1
-        await audit.append(session, at=to_second(vault.clock.now()), actor=actor, action="keys.relay-rotated",
-                           detail={"active": active, **counts})
+        await audit.append(
+            session,
+            at=to_second(vault.clock.now()),
+            actor=actor,
+            action="keys.relay-rotated",
+            detail={"active": active, **counts},
+        )
     return RotationResult(**counts)
