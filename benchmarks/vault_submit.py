@@ -16,7 +16,8 @@ report is routed to, and then, sequentially and interleaved, measures two things
 
 It prints submissions per second, p50 and p99 latency for both, and ratio = floor mean / vault mean,
 with PASS when the ratio is at least the goal (0.5: orchestration and ORM cost no more than the
-unavoidable work). `--profile` adds a cProfile of the vault path on each engine.
+unavoidable work). `--profile N` adds, per engine, where N vault submissions spend their time (SQL
+round trips, commit, crypto, the rest) and a CPU profile of them (cProfile, grouped by package).
 
     python benchmarks/vault_submit.py [--n 500] [--engines sqlite,postgres] [--officers 4]
 
@@ -48,7 +49,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import Session as SyncSession
 
 from candour.app import AdminSpec, initialise, open_vault
 from candour.settings import Settings
@@ -181,22 +183,25 @@ class Stats:
     p50_ms: float
     p99_ms: float
     per_second: float
+    cpu_ms: float | None = None  # this process's CPU (all threads) per operation; the server's is not in it
 
 
-def stats(samples_ns: list[int]) -> Stats:
+def stats(samples_ns: list[int], cpu_ns: list[int] | None = None) -> Stats:
     ordered = sorted(samples_ns)
 
     def rank(q: float) -> float:  # nearest-rank percentile
         return ordered[max(0, math.ceil(q * len(ordered)) - 1)] / 1e6
 
     mean = statistics.fmean(ordered) / 1e6
-    return Stats(mean_ms=mean, p50_ms=rank(0.50), p99_ms=rank(0.99), per_second=1000.0 / mean)
+    cpu = statistics.fmean(cpu_ns) / 1e6 if cpu_ns else None
+    return Stats(mean_ms=mean, p50_ms=rank(0.50), p99_ms=rank(0.99), per_second=1000.0 / mean, cpu_ms=cpu)
 
 
-async def timed(call: Callable[[], Awaitable[Any]]) -> int:
-    start = time.perf_counter_ns()
+async def timed(call: Callable[[], Awaitable[Any]], wall: list[int], cpu: list[int]) -> None:
+    wall_start, cpu_start = time.perf_counter_ns(), time.process_time_ns()
     await call()
-    return time.perf_counter_ns() - start
+    wall.append(time.perf_counter_ns() - wall_start)
+    cpu.append(time.process_time_ns() - cpu_start)
 
 
 @dataclass
@@ -257,7 +262,10 @@ async def run_engine(
             raise SystemExit(f"{engine}: the report was routed to {probe.queues} and wrapped to {wraps} "
                              f"keys; the benchmark expects ({QUEUE!r},) and {args.officers}")
         async with vault.db.transaction() as session:
-            recipients = [o.public_key for o in (await session.exec(select(Officer))).scalars().all()]  # type: ignore[call-overload]
+            recipients = list((await session.exec(  # type: ignore[call-overload]
+                select(Officer.public_key).join(CaseKey, CaseKey.officer_id == Officer.id)
+                .where(CaseKey.case_id == probe.case_id)
+            )).scalars().all())
         if vault.keys.recovery_public_key is not None:
             recipients.append(vault.keys.recovery_public_key)
 
@@ -280,37 +288,152 @@ async def run_engine(
 
         # Interleaved, so drift in the machine's load or the disk's state affects both alike.
         vault_ns: list[int] = []
+        vault_cpu: list[int] = []
         floor_ns: list[int] = []
+        floor_cpu: list[int] = []
         for _ in range(args.n):
-            vault_ns.append(await timed(submit))
-            floor_ns.append(await timed(floor.one))
+            await timed(submit, vault_ns, vault_cpu)
+            await timed(floor.one, floor_ns, floor_cpu)
 
-        if args.profile:
-            await profile_vault(engine, submit, args.profile)
-
-        return EngineResult(
-            engine=engine, vault=stats(vault_ns), floor=stats(floor_ns), floor_crypto=stats(floor.crypto_ns),
-            floor_commit=stats(floor.commit_ns), vault_bytes=vault_bytes, floor_bytes=floor.row_bytes,
-            recipients=wraps,
+        result = EngineResult(
+            engine=engine, vault=stats(vault_ns, vault_cpu), floor=stats(floor_ns, floor_cpu),
+            floor_crypto=stats(floor.crypto_ns), floor_commit=stats(floor.commit_ns), vault_bytes=vault_bytes,
+            floor_bytes=floor.row_bytes, recipients=wraps,
         )
+        print_result(result, args)
+        if args.profile:
+            await profile_vault(vault, engine, submit, args.profile)
+        return result
     finally:
         if floor_db is not None:
             await floor_db.dispose()
         await vault.db.dispose()
 
 
-async def profile_vault(engine: str, submit: Callable[[], Awaitable[Any]], count: int) -> None:
-    """cProfile `count` vault submissions; aiosqlite's worker thread shows up as waiting on the loop."""
-    profiler = cProfile.Profile()
+async def profile_vault(vault: Vault, engine: str, submit: Callable[[], Awaitable[Any]], count: int) -> None:
+    """Where a vault submission's time goes: SQL round trips, commit, crypto, the rest; then a CPU profile."""
+    breakdown = await time_breakdown(vault, submit, count)
+    print(f"\n--- {engine}: where a vault submission's time goes (mean of {count}, ms) ---")
+    wall = breakdown.pop("wall")
+    for label, value in breakdown.items():
+        share = f"{100 * value / wall:5.1f}%" if not label.startswith("main-thread") else ""
+        print(f"  {label:52}{value:8.3f} {share}")
+    print(f"  {'total (wall)':52}{wall:8.3f}")
+
+    # Why the thread CPU clock: the machine may be shared, and wall-clock profiles then blame whatever
+    # happened to be running when another process took the core. Note cProfile inflates Python-level
+    # costs several times over C-level ones (crypto, driver): read the shares, not the absolute times.
+    profiler = cProfile.Profile(time.thread_time_ns, 1e-9)
     profiler.enable()
     for _ in range(count):
         await submit()
     profiler.disable()
-    for key in ("tottime", "cumulative"):
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(key).print_stats(30)
-        print(f"\n--- {engine}: cProfile of {count} vault submissions, sorted by {key} ---")
-        print(out.getvalue())
+    stats_ = pstats.Stats(profiler)
+    by_package: dict[str, float] = {}
+    for (filename, _line, name), (_cc, _nc, tottime, _ct, _callers) in stats_.stats.items():  # type: ignore[attr-defined]
+        key = _package_of(filename, name)
+        by_package[key] = by_package.get(key, 0.0) + tottime
+    total = sum(by_package.values())
+    print(f"\n--- {engine}: main-thread CPU of {count} vault submissions under cProfile, by package (own time) ---")
+    for key, value in sorted(by_package.items(), key=lambda kv: -kv[1])[:16]:
+        print(f"  {key:52}{100 * value / total:5.1f}%")
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(25)
+    print(f"\n--- {engine}: top functions by own CPU time ---")
+    print(out.getvalue().split("\n", 4)[-1].rstrip())
+
+
+_PACKAGES = (
+    ("sqlalchemy/orm", "SQLAlchemy ORM (unit of work, loading, attributes)"),
+    ("sqlalchemy/engine", "SQLAlchemy engine (execution contexts, results)"),
+    ("sqlalchemy/sql", "SQLAlchemy SQL (compilation, cache keys, coercion)"),
+    ("sqlalchemy/dialects", "SQLAlchemy dialect (driver adaptation)"),
+    ("sqlalchemy", "SQLAlchemy other (events, async/greenlet glue)"),
+    ("sqlmodel", "SQLModel (model construction, setattr)"),
+    ("pydantic", "pydantic"),
+    ("aiosqlite", "aiosqlite (thread hand-off)"),
+    ("asyncpg", "asyncpg"),
+    ("asyncio", "asyncio event loop"),
+    ("selectors", "asyncio event loop"),
+    ("/storage/", "storage (Candour's vault code)"),
+    ("/policies/", "policies (routing)"),
+    ("cryptography", "cryptography"),
+)
+
+
+def _package_of(filename: str, name: str) -> str:
+    for fragment, label in _PACKAGES:
+        if fragment in filename:
+            return label
+    if filename == "~":  # a C function: name it, grouping the obvious ones
+        if "hpke" in name or "X25519" in name or "x25519" in name or "ChaCha" in name or "hmac" in name:
+            return "cryptography"
+        if "epoll" in name or "_socket" in name or "SimpleQueue" in name or "Future" in name or "greenlet" in name:
+            return "asyncio event loop"
+        return f"builtin {name}"[:52]
+    return Path(filename).name
+
+
+async def time_breakdown(vault: Vault, submit: Callable[[], Awaitable[Any]], count: int) -> dict[str, float]:
+    """Mean wall ms per submission in SQL statements, in the commit, in crypto; main-thread CPU."""
+    sync_engine = vault.db.engine.sync_engine
+    acc = {"sql": 0, "statements": 0, "commit": 0, "crypto": 0}
+    marks: dict[str, int] = {}
+
+    def before_execute(*_args: Any) -> None:
+        marks["sql"] = time.perf_counter_ns()
+
+    def after_execute(*_args: Any) -> None:
+        acc["sql"] += time.perf_counter_ns() - marks.pop("sql")
+        acc["statements"] += 1
+
+    def before_commit(*_args: Any) -> None:
+        marks["commit"] = time.perf_counter_ns()
+
+    def after_commit(*_args: Any) -> None:
+        if "commit" in marks:
+            acc["commit"] += time.perf_counter_ns() - marks.pop("commit")
+
+    def timed_crypto(function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter_ns()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                acc["crypto"] += time.perf_counter_ns() - start
+        return wrapper
+
+    # The outermost crypto calls a submission makes (inner ones, e.g. hpke_seal, would count twice).
+    patched = {name: getattr(crypto, name) for name in ("generate_keypair", "reporter_keypair", "seal_item",
+                                                         "wrap_case_key", "keyed_hash", "relay_seal", "fingerprint")}
+    listeners = [(sync_engine, "before_cursor_execute", before_execute),
+                 (sync_engine, "after_cursor_execute", after_execute),
+                 (sync_engine, "commit", before_commit),
+                 (SyncSession, "after_commit", after_commit)]
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
+    for name, function in patched.items():
+        setattr(crypto, name, timed_crypto(function))
+    try:
+        wall_start, cpu_start = time.perf_counter_ns(), time.thread_time_ns()
+        for _ in range(count):
+            await submit()
+        wall, cpu = time.perf_counter_ns() - wall_start, time.thread_time_ns() - cpu_start
+    finally:
+        for name, function in patched.items():
+            setattr(crypto, name, function)
+        for target, name, listener in listeners:
+            event.remove(target, name, listener)
+    ms = 1e6 * count
+    rest = wall - acc["sql"] - acc["commit"] - acc["crypto"]
+    return {
+        f"SQL statements ({acc['statements'] / count:.0f}), driver round trips": acc["sql"] / ms,
+        "durable commit": acc["commit"] / ms,
+        "crypto (key pairs, seals, wraps, HMAC, relay seal)": acc["crypto"] / ms,
+        "the rest: Python orchestration, ORM, event loop": rest / ms,
+        "main-thread CPU (all of it, for comparison)": cpu / ms,
+        "wall": wall / ms,
+    }
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------
@@ -388,11 +511,12 @@ def print_result(result: EngineResult, args: argparse.Namespace) -> None:
     print(f"\n{result.engine}: {args.n} sequential submissions after {args.warmup} warm-up, "
           f"{result.recipients} recipients, ciphertext bytes per submission vault {result.vault_bytes} / "
           f"floor {result.floor_bytes}")
-    print(f"  {'':18}{'ops/s':>9}{'mean ms':>10}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"  {'':18}{'ops/s':>9}{'mean ms':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms':>9}")
     rows = (("vault submit", result.vault), ("floor", result.floor),
             ("  floor crypto", result.floor_crypto), ("  floor commit", result.floor_commit))
     for label, s in rows:
-        print(f"  {label:18}{s.per_second:9.1f}{s.mean_ms:10.3f}{s.p50_ms:9.3f}{s.p99_ms:9.3f}")
+        cpu = f"{s.cpu_ms:9.3f}" if s.cpu_ms is not None else ""
+        print(f"  {label:18}{s.per_second:9.1f}{s.mean_ms:10.3f}{s.p50_ms:9.3f}{s.p99_ms:9.3f}{cpu}")
     print(f"  ratio floor/vault = {result.ratio:.2f} (goal >= {GOAL}): {verdict}")
 
 
@@ -434,7 +558,6 @@ async def main(argv: list[str] | None = None) -> int:
         if "sqlite" in args.engines:
             print("  SQLite run WAL, synchronous=FULL, one file for the vault and one for the floor")
             results.append(await run_engine("sqlite", None, workdir / "sqlite", args))
-            print_result(results[-1], args)
         if "postgres" in args.engines:
             base_url = os.environ.get("CANDOUR_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
             created = await postgres_database(base_url)
@@ -447,7 +570,6 @@ async def main(argv: list[str] | None = None) -> int:
                     results.append(await run_engine("postgres", url, workdir / "postgres", args))
                 finally:
                     await drop_postgres_database(base_url, name)
-                print_result(results[-1], args)
     if results:
         print("\nsummary: " + "; ".join(
             f"{r.engine} {r.vault.per_second:.0f}/s p99 {r.vault.p99_ms:.2f} ms, ratio {r.ratio:.2f} "

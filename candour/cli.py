@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import getpass
 import json
+import mimetypes
 import sys
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -94,6 +97,9 @@ def _passphrase_option(**kwargs: Any) -> Callable[[Callable[..., Any]], Callable
 @click.version_option(package_name="candour")
 def main() -> None:
     """Candour: anonymous misconduct reporting with an encrypted vault."""
+    # Why: a passphrase piped on stdin (scripts, CI) is fine; getpass's warning about echo would only
+    # add noise to the one-line errors operators rely on.
+    warnings.filterwarnings("ignore", category=getpass.GetPassWarning)
 
 
 # --- init -----------------------------------------------------------------------------------------
@@ -167,10 +173,17 @@ async def _needs_admin(settings: Settings) -> bool:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return _read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise CandourError(f"{path} is not UTF-8 text") from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
     except FileNotFoundError:
         raise CandourError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise CandourError(f"cannot read {path}: {type(exc).__name__}") from None
 
 
@@ -548,7 +561,11 @@ async def case_submit(
     text = sys.stdin.read() if narrative == "-" else narrative
     subjects = (cases.Person(name=subject_name, unit=subject_unit),) if subject_unit or subject_name else ()
     evidence = tuple(
-        cases.Evidence(filename=p.name, media_type="application/octet-stream", content=p.read_bytes())
+        cases.Evidence(
+            filename=p.name,
+            media_type=mimetypes.guess_type(p.name)[0] or "application/octet-stream",
+            content=_read_bytes(p),
+        )
         for p in evidence_files
     )
     result = await cases.submit(
