@@ -13,7 +13,7 @@ from storage import keyring, migrate, officers, policy_store
 from storage.clock import Clock, SystemClock
 from storage.crypto import KdfParams
 from storage.db import Database, DatabaseConfig, sqlite_path
-from storage.errors import DatabaseUnavailableError, NotInitialisedError
+from storage.errors import DatabaseUnavailableError, KeyringError, NotInitialisedError
 from storage.models import Officer, PolicyVersion
 from storage.vault import Vault
 
@@ -102,13 +102,20 @@ async def initialise(
         data_dir.mkdir(parents=True, mode=0o700)
         report.done.append(f"created data directory {data_dir}")
     data_dir.chmod(0o700)
-    if keyring.create_keys(settings.keys_dir):
-        report.done.append(f"created key files in {settings.keys_dir}")
-    else:
-        report.already.append("key files exist")
     db = Database(database_config(settings))
     try:
         before = await _revision(db)
+        if not keyring.keys_exist(settings.keys_dir) and before is not None and await _has_officers(db):
+            # Threat to promise 4: fresh keys would silently make every receipt code, contact handle
+            # and draft of the existing installation unreadable.
+            raise KeyringError(
+                f"key files are missing from {settings.keys_dir} but the database holds an installation: "
+                "restore the keys directory from backup"
+            )
+        if keyring.create_keys(settings.keys_dir):
+            report.done.append(f"created key files in {settings.keys_dir}")
+        else:
+            report.already.append("key files exist")
         await migrate.upgrade(db.engine)
         if before != migrate.head_revision():
             report.done.append(f"migrated the database to {migrate.head_revision()}")
@@ -125,6 +132,11 @@ async def initialise(
         await db.dispose()
     _restrict(settings)
     return report
+
+
+async def _has_officers(db: Database) -> bool:
+    async with db.transaction() as session:
+        return (await session.exec(select(Officer.id).limit(1))).first() is not None
 
 
 async def _first_policy_and_admin(

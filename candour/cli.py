@@ -110,6 +110,7 @@ def main() -> None:
 @click.option("--admin-name", help="Display name of the first officer.")
 @click.option("--admin-passphrase", envvar="CANDOUR_ADMIN_PASSPHRASE", help="Or CANDOUR_ADMIN_PASSPHRASE.")
 @click.option("--admin-unit", default=None, help="Unit id of the first officer (from the policy).")
+@click.option("--admin-staff-number", default=None, help="Staff or collar number of the first officer.")
 @click.option(
     "--policy",
     "policy_file",
@@ -123,6 +124,7 @@ def init(
     admin_name: str | None,
     admin_passphrase: str | None,
     admin_unit: str | None,
+    admin_staff_number: str | None,
     policy_file: Path | None,
     non_interactive: bool,
 ) -> None:
@@ -151,6 +153,7 @@ def init(
             display_name=admin_name or admin_login,
             passphrase=admin_passphrase,
             unit_id=admin_unit,
+            staff_number=admin_staff_number,
         )
     report = run_async(initialise(settings, admin=admin, policy_text=policy_text))
     for line in report.done:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, computed_field
+from pydantic import Field, computed_field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,12 +29,21 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = Field(default="FULL", pattern="^(OFF|NORMAL|FULL|EXTRA)$")
     db_pool_size: int = Field(default=5, ge=1, le=100)
 
-    argon2_memory_kib: int = Field(default=65536, ge=8, description="Argon2id memory cost in KiB")
-    argon2_iterations: int = Field(default=3, ge=1)
-    argon2_lanes: int = Field(default=4, ge=1, le=255)
+    # Bounds match what storage.crypto accepts when opening a key, so no key is sealed that cannot be opened.
+    argon2_memory_kib: int = Field(
+        default=65536, ge=8, le=4 * 1024 * 1024, description="Argon2id memory cost in KiB"
+    )
+    argon2_iterations: int = Field(default=3, ge=1, le=64)
+    argon2_lanes: int = Field(default=4, ge=1, le=64)
 
     telegram_token: str | None = None
     telegram_api_url: str | None = None
+
+    @model_validator(mode="after")
+    def _memory_covers_lanes(self) -> Settings:
+        if self.argon2_memory_kib < 8 * self.argon2_lanes:
+            raise ValueError("argon2_memory_kib must be at least 8 x argon2_lanes")
+        return self
 
     @computed_field  # type: ignore[prop-decorator]
     @property

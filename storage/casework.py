@@ -62,6 +62,9 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "closed": ("investigating",),
 }
 OPEN_STATUSES = ("received", "acknowledged", "investigating")
+QUEUE_LEAD = "queue-lead"
+# Who may act on a case they can open; widening access to others is the queue lead's.
+CASEWORK_ROLES = ("standards-officer", QUEUE_LEAD)
 
 # What the reporter is told on each change, in discreet words (the bot's catalogue may override them).
 REPORTER_NOTICES = {
@@ -222,6 +225,7 @@ def _seal_for_reporter(case: Case, item: CaseItem, meta: dict[str, Any]) -> None
 
 async def message_reporter(vault: Vault, *, officer: UnlockedOfficer, reference: str, text: str) -> str:
     """Seal a message into the case, to the reporter's receipt key, and into the outbox for the bot to push."""
+    officer.require(*CASEWORK_ROLES)
     _check_text(vault, text)
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
@@ -245,6 +249,7 @@ async def message_reporter(vault: Vault, *, officer: UnlockedOfficer, reference:
 
 async def add_note(vault: Vault, *, officer: UnlockedOfficer, reference: str, text: str) -> str:
     """Seal an internal note (never shown to the reporter) into the case."""
+    officer.require(*CASEWORK_ROLES)
     _check_text(vault, text)
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
@@ -299,6 +304,7 @@ async def change_status(
     vault: Vault, *, officer: UnlockedOfficer, reference: str, status: str, outcome: str | None = None
 ) -> str:
     """Move a case along its workflow; closing needs an outcome, which the reporter is told."""
+    officer.require(*CASEWORK_ROLES)
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         case, _key = await _entitled_case(session, officer, reference)
@@ -335,6 +341,9 @@ async def change_status(
         else:
             if status == "investigating" and previous == "closed":
                 case.closed_at = None
+                await outbox.cancel(
+                    session, case_id=case.id, kinds=(outbox.PURGE, outbox.CHECKIN), reason="reopened"
+                )
             message = REPORTER_NOTICES.get(status, "")
             kind = STATUS_NOTICE
         if message:
@@ -380,7 +389,7 @@ async def _close_followup(vault: Vault, session: AsyncSession, case: Case, now: 
             phase="closed",
         )
     outbox.schedule(
-        session, kind="purge", due_at=now + timedelta(days=case.retention_days), now=now, case_id=case.id
+        session, kind=outbox.PURGE, due_at=now + timedelta(days=case.retention_days), now=now, case_id=case.id
     )
 
 
@@ -471,6 +480,7 @@ async def _grant_to(
 
 async def grant(vault: Vault, *, granter: UnlockedOfficer, reference: str, login: str) -> bool:
     """Give one officer access to one case: the granter unwraps the case key and wraps it to them."""
+    granter.require(QUEUE_LEAD)
     now = to_second(vault.clock.now())
     async with vault.db.transaction() as session:
         case, case_key = await _entitled_case(session, granter, reference)
@@ -494,6 +504,7 @@ async def add_queue_member(
 ) -> QueueGrantResult:
     """Make an officer a member of a queue and wrap to them the key of every open case there that the granter
     can open; conflicted cases are skipped, cases the granter cannot open are listed for someone who can."""
+    granter.require(QUEUE_LEAD)
     now = to_second(vault.clock.now())
     granted, conflicts, unopenable = [], [], []
     async with vault.db.transaction() as session:
@@ -543,6 +554,7 @@ async def refer(
 ) -> tuple[str, ...]:
     """Refer a case to another queue: wrap its key to that queue's members, never to the subject's unit's queue
     or a named subject. Returns the logins granted."""
+    officer.require(*CASEWORK_ROLES)
     now = to_second(vault.clock.now())
     async with vault.db.transaction() as session:
         case, case_key = await _entitled_case(session, officer, reference)
@@ -592,8 +604,9 @@ async def purge(vault: Vault, *, reference: str, actor: str, reason: str = "rete
     """Crypto-shred a case: destroy every wrapped key, item, receipt, contact handle and pending message.
 
     Why this is enough: items were only ever sealed to the case key, and the case private key only ever
-    existed wrapped; once the wraps are gone nothing can open what might linger in backups. A stub with
-    clear metadata stays so statistics and the audit chain remain whole.
+    existed wrapped; once the wraps are gone from the live database nothing there can open the case.
+    Backups taken before the purge still hold the wraps: they expire with the backup rotation (see the
+    runbook). A stub with clear metadata stays so statistics and the audit chain remain whole.
     """
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:

@@ -35,6 +35,10 @@ class NotEntitledError(VaultError):
     """The officer holds no wrapped key for this case, so cannot open it."""
 
 
+class NotPermittedError(VaultError):
+    """The officer's roles do not allow this action."""
+
+
 class ConflictOfInterestError(VaultError):
     """The action would route a case to its subject's unit or to an officer named as a subject."""
 

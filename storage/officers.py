@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import audit, crypto
 from storage.clock import to_second
-from storage.errors import InputError, InvalidPassphraseError, NotFoundError
+from storage.errors import InputError, InvalidPassphraseError, NotFoundError, NotPermittedError
 from storage.models import Officer, Queue, QueueMember, Unit
 from storage.vault import Vault
 
@@ -33,6 +33,11 @@ class UnlockedOfficer:
     @property
     def actor(self) -> str:
         return f"officer:{self.login}"
+
+    def require(self, *roles: str) -> None:
+        """Raise NotPermittedError unless the officer holds one of `roles`."""
+        if not set(roles) & set(self.roles):
+            raise NotPermittedError(f"{self.login} needs the role {' or '.join(roles)} for this")
 
 
 @dataclass(frozen=True)
@@ -171,10 +176,18 @@ async def unlock(vault: Vault, *, login: str, passphrase: str) -> UnlockedOffice
     async with vault.db.transaction() as session:
         officer = (await session.exec(select(Officer).where(Officer.login == login))).first()
     if officer is None or not officer.active:
+        # Why spend the Argon2 run anyway: answering faster for an unknown login would tell which logins exist.
+        await asyncio.to_thread(crypto.derive_passphrase_key, passphrase, bytes(16), vault.kdf)
         raise InvalidPassphraseError("wrong login or passphrase")
-    private = await asyncio.to_thread(
-        crypto.open_with_passphrase, officer.sealed_private_key, passphrase=passphrase, context=officer.login
-    )
+    try:
+        private = await asyncio.to_thread(
+            crypto.open_with_passphrase,
+            officer.sealed_private_key,
+            passphrase=passphrase,
+            context=officer.login,
+        )
+    except InvalidPassphraseError:
+        raise InvalidPassphraseError("wrong login or passphrase") from None
     assert officer.id is not None
     return UnlockedOfficer(
         id=officer.id,

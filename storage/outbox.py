@@ -23,6 +23,7 @@ REPORTER_MESSAGE = "reporter-message"
 DEADLINE_WARNING = "deadline-warning"
 DEADLINE_DUE = "deadline-due"
 PROGRESS_UPDATE = "progress-update"
+PURGE = "purge"
 
 
 def schedule(

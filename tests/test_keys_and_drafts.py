@@ -118,3 +118,22 @@ async def test_recovery_key_opens_new_cases(settings, vault: Vault, tmp_path, cl
             keyring.open_recovery_key(tmp_path / "recovery.json", passphrase="wrong guess here")
     finally:
         await with_recovery.db.dispose()
+
+
+async def test_init_refuses_to_replace_lost_key_files(settings, vault: Vault) -> None:
+    import shutil
+
+    from candour.app import initialise
+
+    shutil.rmtree(settings.keys_dir)
+    with pytest.raises(KeyringError, match="restore the keys directory"):
+        await initialise(settings, admin=None)
+    assert not settings.keys_dir.exists()
+
+
+def test_argon2_settings_cannot_make_unopenable_keys(settings_factory) -> None:
+    from pydantic import ValidationError
+
+    for bad in ({"argon2_iterations": 65}, {"argon2_lanes": 65}, {"argon2_lanes": 4, "argon2_memory_kib": 16}):
+        with pytest.raises(ValidationError):
+            settings_factory(**bad)

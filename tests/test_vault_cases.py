@@ -16,6 +16,7 @@ from storage.errors import (
     InvalidTransitionError,
     NoRecipientError,
     NotEntitledError,
+    NotPermittedError,
     ReceiptTypoError,
     UnknownReceiptError,
 )
@@ -298,3 +299,28 @@ async def test_every_write_is_audited(vault: Vault, alice) -> None:
         ("officer:alice", "case.status"),
     ]
     assert rows[0].at.minute == 0  # reporter-side times are coarse
+
+
+async def test_roles_limit_who_widens_access(vault: Vault, make_officer) -> None:
+    plain = await make_officer("olly", queues=("psd-conduct",))
+    await make_officer("quinn")
+    result = await cases.submit(vault, report=report())
+    with pytest.raises(NotPermittedError):
+        await casework.add_queue_member(vault, granter=plain, login="quinn", queue_id="psd-conduct")
+    with pytest.raises(NotPermittedError):
+        await casework.grant(vault, granter=plain, reference=result.reference, login="quinn")
+    auditor = await make_officer("audrey", queues=("psd-conduct",), roles=("auditor",))
+    with pytest.raises(NotPermittedError):
+        await casework.message_reporter(vault, officer=auditor, reference=result.reference, text="hi")
+    # Reading a case one was entitled to needs no particular role.
+    assert (await casework.open_case(vault, officer=plain, reference=result.reference)).status == "received"
+
+
+async def test_reopening_cancels_purge_and_after_closure_checkins(vault: Vault, alice) -> None:
+    result = await cases.submit(vault, report=report(checkin_consent=True), contact="c")
+    ref = result.reference
+    await casework.change_status(vault, officer=alice, reference=ref, status="closed", outcome="No case to answer.")
+    await casework.change_status(vault, officer=alice, reference=ref, status="investigating")
+    async with vault.db.transaction() as session:
+        kinds = {e.kind for e in await outbox.pending_for_case(session, case_id=result.case_id)}
+    assert outbox.PURGE not in kinds and outbox.CHECKIN not in kinds
