@@ -134,6 +134,10 @@ async def test_init_refuses_to_replace_lost_key_files(settings, vault: Vault) ->
 def test_argon2_settings_cannot_make_unopenable_keys(settings_factory) -> None:
     from pydantic import ValidationError
 
-    for bad in ({"argon2_iterations": 65}, {"argon2_lanes": 65}, {"argon2_lanes": 4, "argon2_memory_kib": 16}):
+    for bad in (
+        {"argon2_iterations": 65},
+        {"argon2_lanes": 65},
+        {"argon2_lanes": 4, "argon2_memory_kib": 16},
+    ):
         with pytest.raises(ValidationError):
             settings_factory(**bad)

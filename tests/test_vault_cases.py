@@ -319,7 +319,9 @@ async def test_roles_limit_who_widens_access(vault: Vault, make_officer) -> None
 async def test_reopening_cancels_purge_and_after_closure_checkins(vault: Vault, alice) -> None:
     result = await cases.submit(vault, report=report(checkin_consent=True), contact="c")
     ref = result.reference
-    await casework.change_status(vault, officer=alice, reference=ref, status="closed", outcome="No case to answer.")
+    await casework.change_status(
+        vault, officer=alice, reference=ref, status="closed", outcome="No case to answer."
+    )
     await casework.change_status(vault, officer=alice, reference=ref, status="investigating")
     async with vault.db.transaction() as session:
         kinds = {e.kind for e in await outbox.pending_for_case(session, case_id=result.case_id)}
