@@ -430,7 +430,7 @@ async def time_breakdown(vault: Vault, submit: Callable[[], Awaitable[Any]], cou
         f"SQL statements ({acc['statements'] / count:.0f}), driver round trips": acc["sql"] / ms,
         "durable commit": acc["commit"] / ms,
         "crypto (key pairs, seals, wraps, HMAC, relay seal)": acc["crypto"] / ms,
-        "the rest: Python orchestration, ORM, event loop": rest / ms,
+        "the rest: ORM, models, event loop, driver hand-offs": rest / ms,
         "main-thread CPU (all of it, for comparison)": cpu / ms,
         "wall": wall / ms,
     }
@@ -446,7 +446,9 @@ async def postgres_database(base_url: str) -> tuple[str, str, str] | str:
     try:
         admin = await asyncpg.connect(base_url, timeout=3)
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-        return f"no PostgreSQL server answers at {urlsplit(base_url).netloc} ({type(exc).__name__}: {exc})"
+        # Why host and port only: the URL's netloc may carry a password.
+        where = f"{urlsplit(base_url).hostname}:{urlsplit(base_url).port or 5432}"
+        return f"no PostgreSQL server answers at {where} ({type(exc).__name__}: {exc})"
     name = f"candour_bench_{uuid.uuid4().hex[:12]}"
     try:
         version = await admin.fetchval("SHOW server_version")
@@ -535,7 +537,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-contact", action="store_true",
                         help="submit without a contact handle (the bot always gives one)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="also cProfile N vault submissions per engine and print the top functions")
+                        help="then time N more vault submissions by part (SQL, commit, crypto, the rest) "
+                             "and print a CPU profile of them")
     parser.add_argument("--tmpdir", type=Path, default=None,
                         help="where the SQLite files go (default: the system temp dir)")
     args = parser.parse_args(argv)

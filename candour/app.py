@@ -99,7 +99,10 @@ async def initialise(
     report = InitReport()
     data_dir = settings.data_dir
     if not data_dir.exists():
-        data_dir.mkdir(parents=True, mode=0o700)
+        try:
+            data_dir.mkdir(parents=True, mode=0o700)
+        except OSError as exc:
+            raise NotInitialisedError(f"cannot create data directory {data_dir}: {exc.strerror}") from None
         report.done.append(f"created data directory {data_dir}")
     data_dir.chmod(0o700)
     db = Database(database_config(settings))

@@ -312,24 +312,47 @@ def keys_show() -> None:
 
 @keys.command("rotate-relay")
 def keys_rotate_relay() -> None:
-    """Add a new relay key, re-seal contact handles, drafts and outbox copies under it, retire the old ones."""
+    """Add a new relay key and re-seal contact handles, drafts and outbox copies under it.
+
+    Old keys stay until `candour keys retire-relay`, run after every process has restarted: until then a
+    running bot still seals under the old key, and retiring it would make those blobs unreadable.
+    """
     settings = _settings()
 
     async def _rotate() -> None:
         new_id = keyring.add_relay_key(settings.keys_dir)
-        vault = await open_vault(settings)
-        try:
-            result = await rotation.reseal_all(vault, keyring=vault.keys.relay, actor="operator")
-        finally:
-            await vault.db.dispose()
-        dropped = keyring.retire_relay_keys(settings.keys_dir)
+        result = await _reseal(settings)
         click.echo(
             f"active relay key {new_id}; re-sealed {result.contacts} contact handle(s), {result.drafts} "
-            f"draft(s), {result.outbox} outbox message(s); retired {', '.join(dropped) or 'none'}"
+            f"draft(s), {result.outbox} outbox message(s)"
         )
-        click.echo("restart every running Candour process so it loads the new keyring")
+        click.echo("now restart every running Candour process, then run `candour keys retire-relay`")
 
     run_async(_rotate())
+
+
+@keys.command("retire-relay")
+def keys_retire_relay() -> None:
+    """Re-seal anything still under an old relay key, then drop the old keys from the keyring."""
+    settings = _settings()
+
+    async def _retire() -> None:
+        result = await _reseal(settings)
+        dropped = keyring.retire_relay_keys(settings.keys_dir)
+        click.echo(
+            f"re-sealed {result.contacts + result.drafts + result.outbox} blob(s) left under old keys; "
+            f"retired {', '.join(dropped) or 'nothing'}"
+        )
+
+    run_async(_retire())
+
+
+async def _reseal(settings: Settings) -> rotation.RotationResult:
+    vault = await open_vault(settings)
+    try:
+        return await rotation.reseal_all(vault, keyring=vault.keys.relay, actor="operator")
+    finally:
+        await vault.db.dispose()
 
 
 @keys.command("create-recovery")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, computed_field, model_validator
+from pydantic import Field, SecretStr, computed_field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     argon2_iterations: int = Field(default=3, ge=1, le=64)
     argon2_lanes: int = Field(default=4, ge=1, le=64)
 
-    telegram_token: str | None = None
+    telegram_token: SecretStr | None = None
     telegram_api_url: str | None = None
 
     @model_validator(mode="after")

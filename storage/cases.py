@@ -16,13 +16,24 @@ from typing import Any
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from policies.engine import Decision, ReportFacts, route
+from policies.engine import ReportFacts, route
 from policies.schema import PolicyDocument
 from storage import audit, crypto, outbox, payloads, policy_store, receipts
 from storage.clock import coarsen
+from storage.db import insert_rows
 from storage.errors import InputError, NoRecipientError, NotFoundError, UnknownReceiptError
-from storage.models import Case, CaseItem, CaseKey, CaseQueue, ContactHandle, Officer, QueueMember, Receipt
-from storage.officers import normalise_name, normalise_staff_number
+from storage.models import (
+    Case,
+    CaseItem,
+    CaseKey,
+    CaseQueue,
+    ContactHandle,
+    Officer,
+    OutboxEntry,
+    QueueMember,
+    Receipt,
+)
+from storage.officers import named_in, normalise_name, normalise_staff_number
 from storage.vault import Vault
 
 CONTACT_PURPOSE = "contact"
@@ -128,6 +139,14 @@ def _check_submission(vault: Vault, report: ReportSubmission) -> None:
         raise InputError("choose at least one category")
     if not report.narrative.strip():
         raise InputError("say what happened")
+    check_encodable(
+        report.narrative,
+        report.when,
+        report.where,
+        report.witnesses,
+        *(f"{p.name}{p.staff_number}{p.description}" for p in report.subjects),
+        *(e.filename for e in report.evidence),
+    )
     for label, value in (
         ("what happened", report.narrative),
         ("when", report.when),
@@ -145,6 +164,15 @@ def _check_submission(vault: Vault, report: ReportSubmission) -> None:
             raise InputError(f"a file is larger than {limits.max_evidence_bytes // (1024 * 1024)} MB")
 
 
+def check_encodable(*texts: str) -> None:
+    """Refuse text that cannot be stored as UTF-8 (lone surrogates from a malformed client)."""
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError("the text contains characters that cannot be stored") from None
+
+
 def _check_known_ids(document: PolicyDocument, report: ReportSubmission) -> None:
     categories = {c.id for c in document.categories}
     units = {u.id for u in document.units}
@@ -156,20 +184,17 @@ def _check_known_ids(document: PolicyDocument, report: ReportSubmission) -> None
     )
     if named_units - units:
         raise InputError(f"unknown unit: {', '.join(sorted(named_units - units))}")
+    # Why: roles are stored in clear as routing facts, so free text (which could name someone) is refused.
+    roles = {p.role for p in report.subjects if p.role}
+    if roles - set(document.subject_roles):
+        raise InputError(f"unknown role: {', '.join(sorted(roles - set(document.subject_roles)))}")
 
 
 async def _match_subjects(session: AsyncSession, subjects: tuple[Person, ...]) -> list[Officer]:
     """Officers of the directory named as subjects (by staff number, or by exact full name)."""
     numbers = {normalise_staff_number(p.staff_number) for p in subjects if p.staff_number.strip()}
     names = {normalise_name(p.name) for p in subjects if p.name.strip()}
-    if not numbers and not names:
-        return []
-    officers = (await session.exec(select(Officer))).all()
-    return [
-        o
-        for o in officers
-        if (o.staff_number and o.staff_number in numbers) or normalise_name(o.display_name) in names
-    ]
+    return await named_in(session, names=names, staff_numbers=numbers)
 
 
 def _facts(report: ReportSubmission, matched: list[Officer]) -> ReportFacts:
@@ -216,12 +241,9 @@ async def eligible_recipients(
     return list(seen.values())
 
 
-async def _unique_reference(session: AsyncSession) -> str:
-    for _ in range(10):
-        reference = "CN-" + "".join(secrets.choice(receipts.ALPHABET) for _ in range(8))
-        if (await session.exec(select(Case.id).where(Case.reference == reference))).first() is None:
-            return reference
-    raise RuntimeError("could not find a free case reference")  # 40 bits: practically unreachable
+def _new_reference() -> str:
+    """A case reference: 40 random bits, so a collision (caught by the unique index) is practically nil."""
+    return "CN-" + "".join(secrets.choice(receipts.ALPHABET) for _ in range(8))
 
 
 def seal_new_item(
@@ -259,9 +281,7 @@ def seal_new_item(
     return item
 
 
-def _sealed_case(
-    report: ReportSubmission, decision: Decision, matched: list[Officer]
-) -> list[tuple[str, dict[str, Any], bytes]]:
+def _sealed_case(report: ReportSubmission, matched: list[Officer]) -> list[tuple[str, dict[str, Any], bytes]]:
     """The items a submission becomes: the report, the named-subjects record, each evidence file."""
     items: list[tuple[str, dict[str, Any], bytes]] = [
         (
@@ -302,9 +322,9 @@ async def submit(vault: Vault, *, report: ReportSubmission, contact: str | None 
     _check_submission(vault, report)
     receipt_code = receipts.generate()
     normalised = receipts.normalise(receipt_code)
-    reporter_public = crypto.reporter_keypair(normalised).public
     pair = crypto.generate_keypair()
     now = coarsen(vault.clock.now())
+    case_id = _new_id()
     async with vault.db.transaction() as session:
         policy = await policy_store.active(session)
         _check_known_ids(policy.document, report)
@@ -316,85 +336,80 @@ async def submit(vault: Vault, *, report: ReportSubmission, contact: str | None 
             session, queue_ids=decision.queues, excluded_officers=excluded, subject_units=facts.subject_units
         )
         queues = decision.queues
-        if not recipients and decision.escalation_queue:
+        if not recipients and decision.escalation_queue and decision.escalation_queue not in queues:
             # Why: every member of the routed queues was conflicted out; the escalation queue (never a
             # subject's unit) takes the report rather than lose it.
             queues = (*queues, decision.escalation_queue)
             recipients = await eligible_recipients(
                 session, queue_ids=queues, excluded_officers=excluded, subject_units=facts.subject_units
             )
-        if not recipients and vault.keys.recovery_public_key is None:
+        if not recipients:
+            # Why not settle for the recovery key alone: it is kept offline, so nobody would see the report.
             raise NoRecipientError("no officer without a conflict of interest can receive this report")
-        case = Case(
-            id=_new_id(),
-            reference=await _unique_reference(session),
-            status="received",
-            priority=decision.priority,
-            categories=sorted(facts.categories),
-            routing_facts=policy_store.facts_to_json(facts),
-            flags=list(decision.flags),
-            received_at=now,
-            updated_at=now,
-            ack_due_at=now + timedelta(days=decision.acknowledge_within_days),
-            feedback_due_at=now + timedelta(days=decision.feedback_within_days),
-            policy_version=policy.version,
-            matched_rules=list(decision.matched_rules),
-            escalation_queue=decision.escalation_queue,
-            retention_days=decision.retention_days,
-            checkins_stopped=not report.checkin_consent,
-            public_key=pair.public,
-            reporter_public_key=reporter_public,
-        )
-        session.add(case)
-        await session.flush()
-        for queue_id in queues:
-            session.add(CaseQueue(case_id=case.id, queue_id=queue_id, via="routed", added_at=now))
-        for seq, (kind, meta, body) in enumerate(_sealed_case(report, decision, matched), start=1):
-            seal_new_item(
-                session, case=case, kind=kind, author="reporter", meta=meta, body=body, seq=seq, at=now
-            )
-        for officer in recipients:
-            add_case_key(
-                session,
-                case=case,
-                private_key=pair.private,
-                recipient_public_key=officer.public_key,
-                officer_id=officer.id,
-                reason="routed",
-                at=now,
-            )
+        reference = _new_reference()
+        case_row = {
+            "id": case_id,
+            "reference": reference,
+            "status": "received",
+            "priority": decision.priority,
+            "categories": sorted(facts.categories),
+            "routing_facts": policy_store.facts_to_json(facts),
+            "flags": list(decision.flags),
+            "received_at": now,
+            "updated_at": now,
+            "ack_due_at": now + timedelta(days=decision.acknowledge_within_days),
+            "feedback_due_at": now + timedelta(days=decision.feedback_within_days),
+            "policy_version": policy.version,
+            "matched_rules": list(decision.matched_rules),
+            "escalation_queue": decision.escalation_queue,
+            "retention_days": decision.retention_days,
+            "checkins_stopped": not report.checkin_consent,
+            "public_key": pair.public,
+            "reporter_public_key": crypto.reporter_keypair(
+                normalised, pepper=vault.keys.receipt_pepper
+            ).public,
+        }
+        recipient_keys = [(o.public_key, o.id, "routed") for o in recipients]
         if vault.keys.recovery_public_key is not None:
-            add_case_key(
-                session,
-                case=case,
-                private_key=pair.private,
-                recipient_public_key=vault.keys.recovery_public_key,
-                officer_id=None,
-                reason="recovery",
-                at=now,
-            )
-        session.add(Receipt(digest=vault.keys.receipt_digest(normalised), case_id=case.id))
-        if contact is not None:
-            key_id, sealed = vault.keys.relay.seal(contact.encode(), purpose=CONTACT_PURPOSE, context=case.id)
-            session.add(ContactHandle(case_id=case.id, key_id=key_id, sealed=sealed))
+            recipient_keys.append((vault.keys.recovery_public_key, None, "recovery"))
+        followup = outbox.deadline_rows(
+            case_id=case_id, name="acknowledge", start=now, due=case_row["ack_due_at"], now=now
+        ) + outbox.deadline_rows(
+            case_id=case_id, name="feedback", start=now, due=case_row["feedback_due_at"], now=now
+        )
         if report.checkin_consent:
-            outbox.checkin_entries(
-                session, case_id=case.id, start=now, days=decision.checkin_days, now=now, phase="open"
+            followup += outbox.checkin_rows(
+                case_id=case_id, start=now, days=decision.checkin_days, now=now, phase="open"
             )
-        outbox.deadline_entries(
-            session, case_id=case.id, name="acknowledge", start=now, due=case.ack_due_at, now=now
+        # Why Core inserts of whole row lists: one statement per table instead of an ORM flush per object;
+        # the ORM's bookkeeping cost more than the cryptography (see benchmarks/README.md).
+        await insert_rows(session, Case, [case_row])
+        await insert_rows(
+            session,
+            CaseQueue,
+            [{"case_id": case_id, "queue_id": q, "via": "routed", "added_at": now} for q in queues],
         )
-        outbox.deadline_entries(
-            session, case_id=case.id, name="feedback", start=now, due=case.feedback_due_at, now=now
+        await insert_rows(
+            session, CaseItem, _item_rows(case_id, pair.public, _sealed_case(report, matched), now)
         )
+        await insert_rows(session, CaseKey, _key_rows(case_id, pair.private, recipient_keys, now))
+        await insert_rows(
+            session, Receipt, [{"digest": vault.keys.receipt_digest(normalised), "case_id": case_id}]
+        )
+        if contact is not None:
+            key_id, sealed = vault.keys.relay.seal(contact.encode(), purpose=CONTACT_PURPOSE, context=case_id)
+            await insert_rows(
+                session, ContactHandle, [{"case_id": case_id, "key_id": key_id, "sealed": sealed}]
+            )
+        await insert_rows(session, OutboxEntry, followup)
         await audit.append(
             session,
             at=now,
             actor="reporter",
             action="case.submitted",
-            case_id=case.id,
+            case_id=case_id,
             detail={
-                "reference": case.reference,
+                "reference": reference,
                 "queues": list(queues),
                 "policy_version": policy.version,
                 "rules": list(decision.matched_rules),
@@ -403,12 +418,60 @@ async def submit(vault: Vault, *, report: ReportSubmission, contact: str | None 
             },
         )
     return SubmitResult(
-        case_id=case.id,
-        reference=case.reference,
+        case_id=case_id,
+        reference=reference,
         receipt_code=receipt_code,
         queues=tuple(queues),
         policy_version=policy.version,
     )
+
+
+def _item_rows(
+    case_id: str, case_public_key: bytes, items: list[tuple[str, dict[str, Any], bytes]], at: datetime
+) -> list[dict[str, Any]]:
+    rows = []
+    for seq, (kind, meta, body) in enumerate(items, start=1):
+        item_id = _new_id()
+        sealed = crypto.seal_item(
+            payloads.encode(meta, body),
+            case_public_key=case_public_key,
+            case_id=case_id,
+            item_id=item_id,
+            kind=kind,
+        )
+        rows.append(
+            {
+                "id": item_id,
+                "case_id": case_id,
+                "seq": seq,
+                "kind": kind,
+                "author": "reporter",
+                "officer_id": None,
+                "created_at": at,
+                "ciphertext": sealed,
+                "reporter_ciphertext": None,
+            }
+        )
+    return rows
+
+
+def _key_rows(
+    case_id: str, case_private_key: bytes, recipients: list[tuple[bytes, int | None, str]], at: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "case_id": case_id,
+            "officer_id": officer_id,
+            "recipient_fingerprint": crypto.fingerprint(public_key),
+            "wrapped": crypto.wrap_case_key(
+                case_private_key, recipient_public_key=public_key, case_id=case_id
+            ),
+            "reason": reason,
+            "granted_at": at,
+            "granted_by": None,
+        }
+        for public_key, officer_id, reason in recipients
+    ]
 
 
 def add_case_key(
@@ -455,7 +518,9 @@ async def case_for_receipt(vault: Vault, *, code: str) -> str:
 async def reporter_view(vault: Vault, *, code: str) -> ReporterView:
     """Status, timeline and the team's messages for the holder of a receipt code."""
     case_id = await case_for_receipt(vault, code=code)
-    reporter_private = crypto.reporter_keypair(receipts.normalise(code)).private
+    reporter_private = crypto.reporter_keypair(
+        receipts.normalise(code), pepper=vault.keys.receipt_pepper
+    ).private
     async with vault.db.transaction() as session:
         case = await live_case(session, case_id)
         items = (
@@ -485,8 +550,9 @@ async def reporter_view(vault: Vault, *, code: str) -> ReporterView:
     )
 
 
-async def live_case(session: AsyncSession, case_id: str) -> Case:
-    case = await session.get(Case, case_id)
+async def live_case(session: AsyncSession, case_id: str, *, for_update: bool = False) -> Case:
+    """A case not purged; `for_update` locks its row (PostgreSQL) so concurrent writers number items in turn."""
+    case = await session.get(Case, case_id, with_for_update=for_update)
     if case is None or case.purged_at is not None or case.public_key is None:
         raise NotFoundError("this case no longer exists")
     return case
@@ -506,6 +572,7 @@ async def add_from_reporter(
         raise InputError(f"a reporter cannot add an item of kind {kind!r}")
     if len(text) > vault.limits.max_text_chars:
         raise InputError(f"the message is longer than {vault.limits.max_text_chars} characters")
+    check_encodable(text, evidence.filename if evidence else "")
     if kind == EVIDENCE:
         if evidence is None:
             raise InputError("no file was given")
@@ -522,10 +589,10 @@ async def add_from_reporter(
     else:
         if not text.strip():
             raise InputError("the message is empty")
-        meta, body = {"text": text, **(detail or {})}, b""
+        meta, body = {**(detail or {}), "text": text}, b""
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
-        case = await live_case(session, case_id)
+        case = await live_case(session, case_id, for_update=True)
         item = seal_new_item(
             session,
             case=case,

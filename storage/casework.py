@@ -21,12 +21,13 @@ from storage.cases import (
     STATUS_NOTICE,
     SUBJECTS,
     add_case_key,
+    check_encodable,
     eligible_recipients,
     live_case,
     next_seq,
     seal_new_item,
 )
-from storage.clock import coarsen, to_second
+from storage.clock import coarsen
 from storage.errors import (
     ConflictOfInterestError,
     InputError,
@@ -49,6 +50,7 @@ from storage.officers import (
     UnlockedOfficer,
     add_membership,
     get_by_login,
+    named_in,
     normalise_name,
     normalise_staff_number,
 )
@@ -108,9 +110,12 @@ class OpenedCase:
         return next((item for item in self.items if item.kind == kind), None)
 
 
-async def case_id_for_reference(session: AsyncSession, reference: str) -> Case:
-    """The case with this reference (case-insensitive), or NotFoundError."""
-    case = (await session.exec(select(Case).where(Case.reference == reference.strip().upper()))).first()
+async def case_by_reference(session: AsyncSession, reference: str, *, for_update: bool = False) -> Case:
+    """The case with this reference (case-insensitive), or NotFoundError; `for_update` locks its row."""
+    statement = select(Case).where(Case.reference == reference.strip().upper())
+    if for_update:
+        statement = statement.with_for_update()
+    case = (await session.exec(statement)).first()
     if case is None:
         raise NotFoundError(f"no case with reference {reference.strip()!r}")
     return case
@@ -161,9 +166,9 @@ async def open_case_with_recovery(vault: Vault, *, recovery_private_key: bytes, 
 
 
 async def _open(vault: Vault, *, private_key: bytes, reference: str, actor: str) -> OpenedCase:
-    now = to_second(vault.clock.now())
+    now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
-        case = await case_id_for_reference(session, reference)
+        case = await case_by_reference(session, reference)
         case = await live_case(session, case.id)
         case_key = await _case_key_for(session, case, private_key)
         items = list(
@@ -208,7 +213,8 @@ async def _open(vault: Vault, *, private_key: bytes, reference: str, actor: str)
 async def _entitled_case(
     session: AsyncSession, officer: UnlockedOfficer, reference: str
 ) -> tuple[Case, bytes]:
-    case = await case_id_for_reference(session, reference)
+    # Why lock: writers number new items max+1; on PostgreSQL two at once would take the same number.
+    case = await case_by_reference(session, reference, for_update=True)
     case = await live_case(session, case.id)
     return case, await _case_key_for(session, case, officer.private_key)
 
@@ -238,7 +244,7 @@ async def message_reporter(vault: Vault, *, officer: UnlockedOfficer, reference:
         )
         await audit.append(
             session,
-            at=to_second(vault.clock.now()),
+            at=coarsen(vault.clock.now()),
             actor=officer.actor,
             action="case.messaged",
             case_id=case.id,
@@ -257,7 +263,7 @@ async def add_note(vault: Vault, *, officer: UnlockedOfficer, reference: str, te
         item = await _officer_item(session, case, officer, NOTE, {"text": text}, now, for_reporter=False)
         await audit.append(
             session,
-            at=to_second(vault.clock.now()),
+            at=coarsen(vault.clock.now()),
             actor=officer.actor,
             action="case.noted",
             case_id=case.id,
@@ -294,6 +300,7 @@ async def _officer_item(
 
 
 def _check_text(vault: Vault, text: str) -> None:
+    check_encodable(text)
     if not text.strip():
         raise InputError("the text is empty")
     if len(text) > vault.limits.max_text_chars:
@@ -322,14 +329,10 @@ async def change_status(
                 kinds=(outbox.DEADLINE_WARNING, outbox.DEADLINE_DUE),
                 reason="acknowledged",
             )
-            outbox.deadline_entries(
-                session,
-                case_id=case.id,
-                name="feedback",
-                start=case.received_at,
-                due=case.feedback_due_at,
-                now=now,
+            feedback = outbox.deadline_rows(
+                case_id=case.id, name="feedback", start=case.received_at, due=case.feedback_due_at, now=now
             )
+            await outbox.add_rows(session, feedback)
         if status == "closed":
             if not outcome or not outcome.strip():
                 raise InputError("closing a case needs an outcome the reporter will be told")
@@ -361,7 +364,7 @@ async def change_status(
         session.add(case)
         await audit.append(
             session,
-            at=to_second(vault.clock.now()),
+            at=coarsen(vault.clock.now()),
             actor=officer.actor,
             action="case.status",
             case_id=case.id,
@@ -380,13 +383,10 @@ async def _close_followup(vault: Vault, session: AsyncSession, case: Case, now: 
     )
     policy = await policy_store.get_version(session, version=case.policy_version)
     if not case.checkins_stopped:
-        outbox.checkin_entries(
+        days = policy.document.defaults.checkin_after_closure_days
+        await outbox.add_rows(
             session,
-            case_id=case.id,
-            start=now,
-            days=policy.document.defaults.checkin_after_closure_days,
-            now=now,
-            phase="closed",
+            outbox.checkin_rows(case_id=case.id, start=now, days=tuple(days), now=now, phase="closed"),
         )
     outbox.schedule(
         session, kind=outbox.PURGE, due_at=now + timedelta(days=case.retention_days), now=now, case_id=case.id
@@ -411,23 +411,34 @@ async def _open_kind(session: AsyncSession, case: Case, case_key: bytes, kind: s
     return meta
 
 
-async def _named_subjects(session: AsyncSession, case: Case, case_key: bytes) -> set[int]:
-    """Officers named as subjects: matched at submission, and re-matched now against the report's people.
+@dataclass(frozen=True)
+class Conflicts:
+    """Who may not receive a case: officers named in it, and the units of every subject."""
 
-    Why both: an officer who joined the directory after the report was made was not matched then.
+    officer_ids: frozenset[int]
+    units: frozenset[str]
+
+    def excludes(self, officer: Officer) -> bool:
+        return officer.id in self.officer_ids or bool(officer.unit_id and officer.unit_id in self.units)
+
+
+async def _conflicts(session: AsyncSession, case: Case, case_key: bytes) -> Conflicts:
+    """Officers named as subjects (matched at submission, and re-matched now against the report's people),
+    and the subjects' units (as routed, plus the units of officers matched now).
+
+    Why re-match: an officer who joined the directory after the report was made was not matched then.
     """
     named = {int(i) for i in (await _open_kind(session, case, case_key, SUBJECTS)).get("officer_ids", [])}
     people = (await _open_kind(session, case, case_key, REPORT)).get("subjects", [])
     numbers = {normalise_staff_number(p.get("staff_number")) for p in people if p.get("staff_number")}
     names = {normalise_name(p.get("name", "")) for p in people if p.get("name", "").strip()}
-    if numbers or names:
-        for officer in (await session.exec(select(Officer))).all():
-            if (officer.staff_number and officer.staff_number in numbers) or normalise_name(
-                officer.display_name
-            ) in names:
-                assert officer.id is not None
-                named.add(officer.id)
-    return named
+    units = set(case.routing_facts.get("subject_units") or [])
+    for officer in await named_in(session, names=names, staff_numbers=numbers):
+        if officer.id is not None:
+            named.add(officer.id)
+        if officer.unit_id:
+            units.add(officer.unit_id)
+    return Conflicts(officer_ids=frozenset(named), units=frozenset(units))
 
 
 async def _grant_to(
@@ -442,9 +453,7 @@ async def _grant_to(
 ) -> bool:
     """Wrap the case key to one more officer unless conflicted or already entitled; True if granted."""
     assert grantee.id is not None
-    subjects = await _named_subjects(session, case, case_key)
-    subject_units = set(case.routing_facts.get("subject_units") or [])
-    if grantee.id in subjects or (grantee.unit_id and grantee.unit_id in subject_units):
+    if (await _conflicts(session, case, case_key)).excludes(grantee):
         raise ConflictOfInterestError(
             f"{grantee.login} is named in, or in the unit of someone named in, {case.reference}"
         )
@@ -469,7 +478,7 @@ async def _grant_to(
     )
     await audit.append(
         session,
-        at=to_second(now),
+        at=coarsen(now),
         actor=granter.actor,
         action="case.granted",
         case_id=case.id,
@@ -481,7 +490,7 @@ async def _grant_to(
 async def grant(vault: Vault, *, granter: UnlockedOfficer, reference: str, login: str) -> bool:
     """Give one officer access to one case: the granter unwraps the case key and wraps it to them."""
     granter.require(QUEUE_LEAD)
-    now = to_second(vault.clock.now())
+    now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         case, case_key = await _entitled_case(session, granter, reference)
         grantee = await get_by_login(session, login=login)
@@ -505,7 +514,7 @@ async def add_queue_member(
     """Make an officer a member of a queue and wrap to them the key of every open case there that the granter
     can open; conflicted cases are skipped, cases the granter cannot open are listed for someone who can."""
     granter.require(QUEUE_LEAD)
-    now = to_second(vault.clock.now())
+    now = coarsen(vault.clock.now())
     granted, conflicts, unopenable = [], [], []
     async with vault.db.transaction() as session:
         grantee = await add_membership(session, login=login, queue_id=queue_id)
@@ -555,35 +564,43 @@ async def refer(
     """Refer a case to another queue: wrap its key to that queue's members, never to the subject's unit's queue
     or a named subject. Returns the logins granted."""
     officer.require(*CASEWORK_ROLES)
-    now = to_second(vault.clock.now())
+    now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         case, case_key = await _entitled_case(session, officer, reference)
         queue = await session.get(Queue, queue_id)
         if queue is None:
             raise NotFoundError(f"no queue {queue_id!r}")
-        facts = policy_store.facts_from_json(case.routing_facts)
+        conflicts = await _conflicts(session, case, case_key)
         policy = await policy_store.active(session)
         in_policy = any(q.id == queue_id for q in policy.document.queues)
-        if (queue.unit_id and queue.unit_id in facts.subject_units) or (
-            in_policy and queue_conflicts(policy.document, queue_id, facts.subject_units)
+        if (queue.unit_id and queue.unit_id in conflicts.units) or (
+            in_policy and queue_conflicts(policy.document, queue_id, conflicts.units)
         ):
             raise ConflictOfInterestError(f"{queue_id} belongs to the unit of a subject of {case.reference}")
         if await session.get(CaseQueue, (case.id, queue_id)) is not None:
             raise InputError(f"{case.reference} is already in {queue_id}")
-        subjects = await _named_subjects(session, case, case_key)
         recipients = await eligible_recipients(
-            session, queue_ids=(queue_id,), excluded_officers=subjects, subject_units=facts.subject_units
+            session,
+            queue_ids=(queue_id,),
+            excluded_officers=set(conflicts.officer_ids),
+            subject_units=conflicts.units,
         )
         if not recipients:
             raise ConflictOfInterestError(f"{queue_id} has no member who can receive {case.reference}")
-        session.add(CaseQueue(case_id=case.id, queue_id=queue_id, via="referred", added_at=coarsen(now)))
+        session.add(CaseQueue(case_id=case.id, queue_id=queue_id, via="referred", added_at=now))
+        if reason.strip():
+            # Why a sealed note, not the audit detail: the audit log is clear and can never be purged.
+            _check_text(vault, reason)
+            await _officer_item(
+                session, case, officer, NOTE, {"text": reason, "referral": queue_id}, now, for_reporter=False
+            )
         await audit.append(
             session,
             at=now,
             actor=officer.actor,
             action="case.referred",
             case_id=case.id,
-            detail={"queue": queue_id, "reason": reason[:200]},
+            detail={"queue": queue_id},
         )
         granted = []
         for grantee in recipients:
@@ -610,17 +627,12 @@ async def purge(vault: Vault, *, reference: str, actor: str, reason: str = "rete
     """
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
-        case = await case_id_for_reference(session, reference)
+        case = await case_by_reference(session, reference)
         if case.purged_at is not None:
             raise InputError(f"{case.reference} was already purged")
-        for model in (CaseKey, CaseItem, Receipt, ContactHandle):
+        # Every outbox row goes too: done rows keep details, and a row a worker holds must not be sent.
+        for model in (CaseKey, CaseItem, Receipt, ContactHandle, OutboxEntry):
             await session.exec(delete(model).where(model.case_id == case.id))  # type: ignore[call-overload]
-        await session.exec(
-            delete(OutboxEntry).where(
-                col(OutboxEntry.case_id) == case.id,  # type: ignore[call-overload]
-                col(OutboxEntry.status).in_(("pending", "claimed")),
-            )
-        )
         case.public_key = None
         case.reporter_public_key = None
         case.status = "purged"
@@ -628,7 +640,7 @@ async def purge(vault: Vault, *, reference: str, actor: str, reason: str = "rete
         session.add(case)
         await audit.append(
             session,
-            at=to_second(vault.clock.now()),
+            at=coarsen(vault.clock.now()),
             actor=actor,
             action="case.purged",
             case_id=case.id,

@@ -37,11 +37,8 @@ def coarsen(moment: datetime) -> datetime:
     """Round down to the hour.
 
     Threat: exact submission times can be matched against Telegram activity or shift rotas to pick out a
-    reporter. Why the hour: coarse enough to blur that, fine enough for deadline monitoring.
+    reporter. Why the hour: coarse enough to blur that, fine enough for deadline monitoring. Why every
+    stored time, officers' actions included: reporter events sit between officer events in the audit
+    chain, so exact officer times would bracket the reporter's to the minute.
     """
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def to_second(moment: datetime) -> datetime:
-    """Truncate to the second: officer actions are audited precisely, but not beyond what every engine keeps."""
-    return moment.astimezone(UTC).replace(microsecond=0)

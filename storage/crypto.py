@@ -199,15 +199,17 @@ def _chunk_aad(case_id: str, item_id: str, kind: str, index: int, final: bool) -
     return bind(Purpose.CHUNK, case_id, item_id, kind, struct.pack(">QB", index, int(final)))
 
 
-def reporter_keypair(receipt_code: str) -> KeyPair:
+def reporter_keypair(receipt_code: str, *, pepper: bytes) -> KeyPair:
     """The reporter's key pair, derived from the normalised receipt code and stored nowhere.
 
     Why: messages from the standards team are also sealed to this public key, so the reporter can read
     them again with the receipt (from another account, after wiping the chat) while the server, which
     keeps only an HMAC of the code, cannot.
     """
+    # Why the pepper as salt: without it, a database copy alone could test guessed codes against the
+    # stored public key; with it, guessing needs the server's key file as well.
     seed = HKDF(
-        algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=bind(Purpose.REPORTER_KEY)
+        algorithm=hashes.SHA256(), length=KEY_SIZE, salt=pepper, info=bind(Purpose.REPORTER_KEY)
     ).derive(receipt_code.encode("ascii"))
     private = X25519PrivateKey.from_private_bytes(seed)
     return KeyPair(private=_raw_private(private), public=_raw_public(private.public_key()))
@@ -330,15 +332,3 @@ def random_key() -> bytes:
 def keyed_hash(key: bytes, message: bytes) -> bytes:
     """HMAC-SHA256: receipt digests and lookup tags that must not be reversible without the server key."""
     return _hmac.new(key, message, hashlib.sha256).digest()
-
-
-def derive_subkey(secret: bytes, purpose: str) -> bytes:
-    """HKDF-SHA256 subkey so one server secret never serves two purposes directly."""
-    return HKDF(
-        algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=bind(Purpose.RELAY, purpose)
-    ).derive(secret)
-
-
-def sha256_hex(data: bytes) -> str:
-    """SHA-256 of data as hex: evidence integrity digests and the audit chain."""
-    return hashlib.sha256(data).hexdigest()

@@ -12,6 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.errors import DatabaseUnavailableError, InputError
@@ -93,13 +94,22 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session in one transaction: committed if the block succeeds, rolled back if it raises."""
+        """A session in one transaction: committed if the block succeeds, rolled back if it raises.
+
+        Operational failures (server gone, connection refused, SQLite busy past its timeout) become
+        DatabaseUnavailableError so front doors can say "try again shortly"; anything else propagates.
+        """
         try:
             async with self._sessions() as session, session.begin():
                 yield session
-        except (OperationalError, DBAPIError, OSError) as exc:
-            if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _is_connectivity(exc):
-                raise
+        except OperationalError as exc:
+            raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
+            raise
+        except OSError as exc:
+            # asyncpg reports refused or unreachable servers as plain socket errors.
             raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
 
     async def ping(self) -> None:
@@ -111,11 +121,18 @@ class Database:
         await self.engine.dispose()
 
 
-def _is_connectivity(exc: DBAPIError) -> bool:
-    return isinstance(exc, OperationalError) and "locked" not in str(exc.orig)
-
-
 def _describe_unavailable(exc: BaseException) -> str:
     # Why not str(exc): driver messages can carry the URL with a password.
     orig = getattr(exc, "orig", exc)
     return f"the database is unavailable ({type(orig).__name__})"
+
+
+async def insert_rows(session: AsyncSession, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """Insert plain rows in the session's transaction with one cached executemany statement.
+
+    Why not ORM objects: on the submission path the ORM's per-object bookkeeping and flushes cost more than
+    the cryptography (benchmarks/README.md); a Core insert on the table compiles once and is reused.
+    """
+    if rows:
+        connection = await session.connection()
+        await connection.execute(model.__table__.insert(), rows)  # type: ignore[attr-defined]

@@ -27,6 +27,10 @@ class UnknownReceiptError(VaultError):
     """A well-formed receipt code that matches no case."""
 
 
+class ThrottledError(VaultError):
+    """Too many wrong receipt codes from one chat within the hour."""
+
+
 class NotFoundError(VaultError):
     """A case, officer, queue or policy version that does not exist."""
 

@@ -125,7 +125,14 @@ def load_keys(keys_dir: Path) -> ServerKeys:
     except (KeyError, TypeError, ValueError) as exc:
         raise KeyringError(f"key files in {keys_dir} are damaged ({exc.__class__.__name__})") from None
     recovery_path = keys_dir / RECOVERY_PUBLIC_FILE
-    recovery = _unb64(recovery_path.read_text().strip()) if recovery_path.exists() else None
+    recovery = None
+    if recovery_path.exists():
+        try:
+            recovery = _unb64(recovery_path.read_text().strip())
+        except (OSError, ValueError):
+            raise KeyringError(f"{recovery_path} is damaged") from None
+        if len(recovery) != crypto.KEY_SIZE:
+            raise KeyringError(f"{recovery_path} does not hold a 32-byte public key")
     return ServerKeys(relay=relay, receipt_pepper=pepper, lookup_key=lookup, recovery_public_key=recovery)
 
 
@@ -177,6 +184,6 @@ def open_recovery_key(path: Path, *, passphrase: str) -> bytes:
     doc = _read_json(path)
     try:
         sealed = _unb64(doc["sealed_private"])
-    except (KeyError, ValueError):
+    except (KeyError, TypeError, ValueError):
         raise KeyringError(f"{path} is not a Candour recovery key file") from None
     return crypto.open_with_passphrase(sealed, passphrase=passphrase, context="recovery")

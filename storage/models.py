@@ -55,6 +55,8 @@ class Officer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     login: str = Field(max_length=64, unique=True)
     display_name: str = Field(max_length=200)
+    # The display name case-folded with white space collapsed, to match names given in reports.
+    name_key: str = Field(default="", max_length=200, index=True)
     staff_number: str | None = Field(default=None, max_length=32, unique=True)
     unit_id: str | None = Field(default=None, foreign_key="units.id", max_length=64)
     roles: list[str] = _json()
@@ -132,7 +134,7 @@ class CaseItem(SQLModel, table=True):
     """One sealed item of a case: the report, evidence, a message, a note, a check-in answer."""
 
     __tablename__ = "case_items"
-    __table_args__ = (Index("ix_case_items_case_seq", "case_id", "seq"),)
+    __table_args__ = (Index("ix_case_items_case_seq", "case_id", "seq", unique=True),)
     id: str = Field(primary_key=True, max_length=32)
     case_id: str = Field(foreign_key="cases.id", max_length=32)
     seq: int
@@ -171,6 +173,15 @@ class Draft(SQLModel, table=True):
     sealed: bytes = _blob()
     updated_at: datetime
     expires_at: datetime = Field(index=True)
+
+
+class ReceiptAttempt(SQLModel, table=True):
+    """Wrong receipt codes per chat per hour, under a keyed tag of the chat (never the chat id)."""
+
+    __tablename__ = "receipt_attempts"
+    chat_tag: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    window_start: datetime = Field(primary_key=True)
+    failures: int = 0
 
 
 class OutboxEntry(SQLModel, table=True):

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import audit, crypto
-from storage.clock import to_second
+from storage.clock import coarsen
 from storage.errors import InputError, InvalidPassphraseError, NotFoundError, NotPermittedError
 from storage.models import Officer, Queue, QueueMember, Unit
 from storage.vault import Vault
@@ -85,15 +85,21 @@ async def add(
     sealed = await asyncio.to_thread(
         crypto.seal_with_passphrase, pair.private, passphrase=passphrase, params=vault.kdf, context=login
     )
-    now = to_second(vault.clock.now())
+    now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         if (await session.exec(select(Officer).where(Officer.login == login))).first():
             raise InputError(f"an officer with login {login!r} already exists")
+        number = normalise_staff_number(staff_number) or None
+        if number and (await session.exec(select(Officer).where(Officer.staff_number == number))).first():
+            raise InputError(f"another officer already has staff number {number}")
+        if number and len(number) > 32:
+            raise InputError("a staff number has at most 32 characters")
         if unit_id is not None and await session.get(Unit, unit_id) is None:
             raise NotFoundError(f"no unit {unit_id!r} in the active policy")
         officer = Officer(
             login=login,
             display_name=display_name.strip(),
+            name_key=normalise_name(display_name),
             staff_number=normalise_staff_number(staff_number) or None,
             unit_id=unit_id,
             roles=list(roles),
@@ -196,6 +202,14 @@ async def unlock(vault: Vault, *, login: str, passphrase: str) -> UnlockedOffice
         unit_id=officer.unit_id,
         private_key=private,
     )
+
+
+async def named_in(session: AsyncSession, *, names: set[str], staff_numbers: set[str]) -> list[Officer]:
+    """Officers whose normalised name or staff number is among those given."""
+    if not names and not staff_numbers:
+        return []
+    condition = col(Officer.name_key).in_(names) | col(Officer.staff_number).in_(staff_numbers)
+    return list((await session.exec(select(Officer).where(condition))).all())
 
 
 def normalise_staff_number(value: str | None) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import insert_rows
 from storage.models import OutboxEntry
 from storage.vault import Vault
 
@@ -65,30 +66,64 @@ def open_reporter_payload(vault: Vault, entry: OutboxEntry) -> str:
     ).decode("utf-8")
 
 
-def deadline_entries(
-    session: AsyncSession, *, case_id: str, name: str, start: datetime, due: datetime, now: datetime
-) -> None:
+def entry_row(
+    *,
+    kind: str,
+    due_at: datetime,
+    now: datetime,
+    case_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A pending outbox row, for bulk inserts."""
+    return {
+        "case_id": case_id,
+        "kind": kind,
+        "due_at": due_at,
+        "status": "pending",
+        "attempts": 0,
+        "lease_owner": None,
+        "lease_until": None,
+        "key_id": None,
+        "sealed_payload": None,
+        "detail": dict(detail or {}),
+        "created_at": now,
+        "done_at": None,
+        "last_error": None,
+    }
+
+
+def deadline_rows(
+    *, case_id: str, name: str, start: datetime, due: datetime, now: datetime
+) -> list[dict[str, Any]]:
     """A warning at three quarters of the time, and the deadline itself."""
     warning_at = start + (due - start) * 3 / 4
-    schedule(
-        session, kind=DEADLINE_WARNING, due_at=warning_at, now=now, case_id=case_id, detail={"deadline": name}
-    )
-    schedule(session, kind=DEADLINE_DUE, due_at=due, now=now, case_id=case_id, detail={"deadline": name})
+    return [
+        entry_row(
+            kind=DEADLINE_WARNING, due_at=warning_at, now=now, case_id=case_id, detail={"deadline": name}
+        ),
+        entry_row(kind=DEADLINE_DUE, due_at=due, now=now, case_id=case_id, detail={"deadline": name}),
+    ]
 
 
-def checkin_entries(
-    session: AsyncSession, *, case_id: str, start: datetime, days: tuple[int, ...], now: datetime, phase: str
-) -> None:
+def checkin_rows(
+    *, case_id: str, start: datetime, days: tuple[int, ...], now: datetime, phase: str
+) -> list[dict[str, Any]]:
     """One check-in per policy interval, counted from `start`."""
-    for day in days:
-        schedule(
-            session,
+    return [
+        entry_row(
             kind=CHECKIN,
             due_at=start + timedelta(days=day),
             now=now,
             case_id=case_id,
             detail={"phase": phase, "day": day},
         )
+        for day in days
+    ]
+
+
+async def add_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows in one statement."""
+    await insert_rows(session, OutboxEntry, rows)
 
 
 async def cancel(
@@ -114,3 +149,56 @@ async def pending_for_case(session: AsyncSession, *, case_id: str) -> list[Outbo
         .order_by(col(OutboxEntry.due_at), col(OutboxEntry.id))
     )
     return list(rows.all())
+
+
+async def claim_due(
+    vault: Vault, *, kinds: tuple[str, ...], owner: str, lease: timedelta, limit: int = 50
+) -> list[OutboxEntry]:
+    """Claim due entries (or ones whose lease ran out) for this worker, so no other worker sends them.
+
+    Why a lease rather than a flag: a worker that dies after claiming must not strand the entry; when
+    the lease expires another worker takes it. On PostgreSQL SKIP LOCKED lets replicas claim disjoint
+    rows without waiting on each other; SQLite serialises writers with BEGIN IMMEDIATE.
+    """
+    now = vault.clock.now()
+    async with vault.db.transaction() as session:
+        claimable = (col(OutboxEntry.status) == "pending") | (
+            (col(OutboxEntry.status) == "claimed") & (col(OutboxEntry.lease_until) < now)
+        )
+        statement = (
+            select(OutboxEntry)
+            .where(claimable, col(OutboxEntry.due_at) <= now, col(OutboxEntry.kind).in_(kinds))
+            .order_by(col(OutboxEntry.due_at), col(OutboxEntry.id))
+            .limit(limit)
+        )
+        if not vault.db.sqlite:
+            statement = statement.with_for_update(skip_locked=True)
+        entries = list((await session.exec(statement)).all())
+        for entry in entries:
+            entry.status, entry.lease_owner, entry.lease_until = "claimed", owner, now + lease
+            entry.attempts += 1
+            session.add(entry)
+        return entries
+
+
+async def finish(
+    vault: Vault, *, entry_id: int, status: str, keep_payload: bool = False, error: str | None = None
+) -> None:
+    """Record the outcome of a claimed entry; the sealed copy is destroyed unless kept for a later step."""
+    async with vault.db.transaction() as session:
+        entry = await session.get(OutboxEntry, entry_id)
+        if entry is None:
+            return
+        entry.status, entry.lease_owner, entry.lease_until = status, None, None
+        entry.last_error = error[:200] if error else None
+        if status in ("sent", "failed", "cancelled"):
+            entry.done_at = vault.clock.now()
+        if not keep_payload:
+            entry.sealed_payload, entry.key_id = None, None
+        session.add(entry)
+
+
+async def get(vault: Vault, *, entry_id: int) -> OutboxEntry | None:
+    """One outbox entry."""
+    async with vault.db.transaction() as session:
+        return await session.get(OutboxEntry, entry_id)

@@ -17,7 +17,7 @@ from policies.schema import PolicyDocument
 from policies.simulator import PastCase, SimulationResult, simulate
 from policies.validator import ValidationReport, ensure_valid, validate
 from storage import audit
-from storage.clock import to_second
+from storage.clock import coarsen
 from storage.errors import NotFoundError, NotInitialisedError
 from storage.models import Case, CaseQueue, Officer, PolicyVersion, Queue, QueueMember, Unit
 from storage.vault import Vault
@@ -56,14 +56,32 @@ def _published(row: PolicyVersion) -> PublishedPolicy:
     )
 
 
+# Why a process-wide cache is safe here: a published version never changes (its hash is part of the key),
+# and every submission needs the active one; fetching and parsing its text each time was measurable.
+_PUBLISHED: dict[tuple[int, str], PublishedPolicy] = {}
+
+
 async def active(session: AsyncSession) -> PublishedPolicy:
     """The newest published version (a rollback publishes an old text as a new version)."""
-    row = (
-        await session.exec(select(PolicyVersion).order_by(col(PolicyVersion.version).desc()).limit(1))
+    head = (
+        await session.exec(
+            select(PolicyVersion.version, PolicyVersion.sha256)
+            .order_by(col(PolicyVersion.version).desc())
+            .limit(1)
+        )
     ).first()
-    if row is None:
+    if head is None:
         raise NotInitialisedError("no routing policy has been published: run `candour init`")
-    return _published(row)
+    key = (head[0], head[1])
+    cached = _PUBLISHED.get(key)
+    if cached is None:
+        row = await session.get(PolicyVersion, head[0])
+        assert row is not None
+        cached = _published(row)
+        if len(_PUBLISHED) > 32:
+            _PUBLISHED.clear()
+        _PUBLISHED[key] = cached
+    return cached
 
 
 async def get_version(session: AsyncSession, *, version: int) -> PublishedPolicy:
@@ -127,7 +145,7 @@ async def publish(
 ) -> PublishedPolicy:
     """Validate and publish a new version in one transaction; an invalid document changes nothing."""
     document = load_policy(text)
-    now = to_second(vault.clock.now())
+    now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         await sync_directory(session, document)
         ensure_valid(document, member_counts=await member_counts(session))

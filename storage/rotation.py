@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from storage import audit
 from storage.cases import CONTACT_PURPOSE
-from storage.clock import to_second
+from storage.clock import coarsen
 from storage.drafts import DRAFT_PURPOSE
 from storage.keyring import RelayKeyring
 from storage.models import ContactHandle, Draft, OutboxEntry
@@ -68,7 +68,7 @@ async def reseal_all(vault: Vault, *, keyring: RelayKeyring, actor: str) -> Rota
             counts["outbox"] += 1
         await audit.append(
             session,
-            at=to_second(vault.clock.now()),
+            at=coarsen(vault.clock.now()),
             actor=actor,
             action="keys.relay-rotated",
             detail={"active": active, **counts},

@@ -298,7 +298,10 @@ def test_relay_rotation_and_recovery_key(installed: Cli, tmp_path: Path) -> None
     before = submitted_reference(submitted.stdout)
 
     rotated = cli.ok("keys", "rotate-relay")
-    assert rotated.startswith("active relay key r2;") and "retired r1" in rotated
+    assert rotated.startswith("active relay key r2;") and "keys retire-relay" in rotated
+    assert cli.ok("keys", "show").splitlines()[0] == "relay keyring: active r2; keys r1, r2"
+    retired = cli.ok("keys", "retire-relay")
+    assert "retired r1" in retired
 
     recovery_file = tmp_path / "offline" / "recovery.key"
     created = cli.ok("keys", "create-recovery", "--out", str(recovery_file),
@@ -355,7 +358,7 @@ def test_operator_errors_are_one_line(installed: Cli, tmp_path: Path) -> None:
     cases = {
         "wrong passphrase": (
             ["case", "list", "--as", "alice", "--passphrase", "not alice's passphrase"], {},
-            "candour: wrong passphrase"),
+            "candour: wrong login or passphrase"),
         "missing data directory": (
             ["officer", "list"], {"CANDOUR_DATA_DIR": absent},
             f"candour: data directory {absent} does not exist: run `candour init`"),

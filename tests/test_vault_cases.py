@@ -326,3 +326,64 @@ async def test_reopening_cancels_purge_and_after_closure_checkins(vault: Vault, 
     async with vault.db.transaction() as session:
         kinds = {e.kind for e in await outbox.pending_for_case(session, case_id=result.case_id)}
     assert outbox.PURGE not in kinds and outbox.CHECKIN not in kinds
+
+
+async def test_recovery_key_alone_is_not_a_recipient(settings, vault: Vault, tmp_path, clock) -> None:
+    from candour.app import open_vault
+    from storage import keyring
+    from storage.crypto import KdfParams
+
+    keyring.create_recovery_key(
+        settings.keys_dir,
+        out_file=tmp_path / "r.json",
+        passphrase="two people hold it",
+        params=KdfParams(64, 1, 1),
+    )
+    with_recovery = await open_vault(settings, clock=clock)
+    try:
+        # Everyone who could receive a report about PSD is in PSD (alice): refused cleanly, nothing stored.
+        with pytest.raises(NoRecipientError):
+            await cases.submit(
+                with_recovery, report=report(subjects=(cases.Person(unit="professional-standards"),))
+            )
+    finally:
+        await with_recovery.db.dispose()
+
+
+async def test_free_text_roles_and_unstorable_text_are_refused(vault: Vault) -> None:
+    with pytest.raises(InputError, match="unknown role"):
+        await cases.submit(vault, report=report(subjects=(cases.Person(role="PC 4471 Jane Doe, my tutor"),)))
+    with pytest.raises(InputError, match="cannot be stored"):
+        await cases.submit(vault, report=report(narrative="broken \ud83d surrogate"))
+    async with vault.db.transaction() as session:
+        assert (await session.exec(select(Case))).all() == []
+
+
+async def test_late_matched_subject_brings_their_unit_into_conflict(
+    vault: Vault, make_officer, alice
+) -> None:
+    result = await cases.submit(vault, report=report(subjects=(cases.Person(name="Dan Smith"),)))
+    await make_officer("dan", display_name="Dan Smith", unit="north-bcu")
+    await make_officer("erin", unit="north-bcu")
+    for login in ("dan", "erin"):
+        with pytest.raises(ConflictOfInterestError):
+            await casework.grant(vault, granter=alice, reference=result.reference, login=login)
+
+
+async def test_concurrent_additions_are_numbered_in_turn(vault: Vault, alice) -> None:
+    import asyncio
+
+    result = await cases.submit(vault, report=report())
+    await asyncio.gather(
+        *(
+            cases.add_from_reporter(vault, case_id=result.case_id, kind=cases.REPORTER_MESSAGE, text=f"m{i}")
+            for i in range(4)
+        ),
+        *(
+            casework.add_note(vault, officer=alice, reference=result.reference, text=f"n{i}")
+            for i in range(4)
+        ),
+    )
+    async with vault.db.transaction() as session:
+        seqs = (await session.exec(select(CaseItem.seq).where(CaseItem.case_id == result.case_id))).all()
+    assert sorted(seqs) == list(range(1, len(seqs) + 1)) and len(seqs) == 10
