@@ -17,9 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import insert_rows_sync
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -65,30 +66,46 @@ async def append(
     detail: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """Add an entry in the caller's transaction, so the audit record commits or rolls back with the write."""
-    if session.bind.dialect.name == "postgresql":
+    return await session.run_sync(
+        lambda sync: append_sync(sync, at=at, actor=actor, action=action, case_id=case_id, detail=detail)
+    )
+
+
+def append_sync(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    case_id: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """The same, in a synchronous unit of work (see storage.db.Database.run)."""
+    if session.get_bind().dialect.name == "postgresql":
         # Why: two transactions must not both chain onto the same head; SQLite's BEGIN IMMEDIATE
         # already serialises writers.
-        await session.exec(text(f"SELECT pg_advisory_xact_lock({_PG_LOCK_ID})"))  # type: ignore[call-overload]
-    head = (await session.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1))).first()
-    seq = 1 if head is None else head.seq + 1
-    prev = GENESIS if head is None else head.hash
+        session.exec(text(f"SELECT pg_advisory_xact_lock({_PG_LOCK_ID})"))  # type: ignore[call-overload]
+    head = session.exec(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(col(AuditEntry.seq).desc()).limit(1)
+    ).first()
+    seq = 1 if head is None else head[0] + 1
+    prev = GENESIS if head is None else head[1]
     clean_detail = dict(detail or {})
     digest = entry_hash(
         prev_hash=prev, seq=seq, at=at, actor=actor, action=action, case_id=case_id, detail=clean_detail
     )
-    entry = AuditEntry(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        case_id=case_id,
-        detail=clean_detail,
-        prev_hash=prev,
-        hash=digest,
-    )
-    session.add(entry)
-    await session.flush()
-    return entry
+    row = {
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "case_id": case_id,
+        "detail": clean_detail,
+        "prev_hash": prev,
+        "hash": digest,
+    }
+    insert_rows_sync(session, AuditEntry, [row])
+    return AuditEntry(**row)
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policies.engine import ReportFacts, route
 from policies.schema import PolicyDocument
 from storage import audit, crypto, outbox, payloads, policy_store, receipts
 from storage.clock import coarsen
-from storage.db import insert_rows
+from storage.db import insert_rows_sync
 from storage.errors import InputError, NoRecipientError, NotFoundError, UnknownReceiptError
 from storage.models import (
     Case,
@@ -33,7 +33,7 @@ from storage.models import (
     QueueMember,
     Receipt,
 )
-from storage.officers import named_in, normalise_name, normalise_staff_number
+from storage.officers import named_in_sync, normalise_name, normalise_staff_number
 from storage.vault import Vault
 
 CONTACT_PURPOSE = "contact"
@@ -190,11 +190,11 @@ def _check_known_ids(document: PolicyDocument, report: ReportSubmission) -> None
         raise InputError(f"unknown role: {', '.join(sorted(roles - set(document.subject_roles)))}")
 
 
-async def _match_subjects(session: AsyncSession, subjects: tuple[Person, ...]) -> list[Officer]:
+def _match_subjects(session: Session, subjects: tuple[Person, ...]) -> list[Officer]:
     """Officers of the directory named as subjects (by staff number, or by exact full name)."""
     numbers = {normalise_staff_number(p.staff_number) for p in subjects if p.staff_number.strip()}
     names = {normalise_name(p.name) for p in subjects if p.name.strip()}
-    return await named_in(session, names=names, staff_numbers=numbers)
+    return named_in_sync(session, names=names, staff_numbers=numbers)
 
 
 def _facts(report: ReportSubmission, matched: list[Officer]) -> ReportFacts:
@@ -217,7 +217,22 @@ async def eligible_recipients(
     excluded_officers: set[int],
     subject_units: frozenset[str],
 ) -> list[Officer]:
-    """Active members of the queues, less officers named as subjects and officers of a subject's unit.
+    """Active members of the queues, less officers named as subjects and officers of a subject's unit."""
+    return await session.run_sync(
+        lambda sync: eligible_recipients_sync(
+            sync, queue_ids=queue_ids, excluded_officers=excluded_officers, subject_units=subject_units
+        )
+    )
+
+
+def eligible_recipients_sync(
+    session: Session,
+    *,
+    queue_ids: tuple[str, ...],
+    excluded_officers: set[int],
+    subject_units: frozenset[str],
+) -> list[Officer]:
+    """The same, in a synchronous unit of work.
 
     Threat: an officer reported on, or a close colleague, reading the report and identifying the
     reporter. Why leave them out of the key wrapping rather than hide the case in the UI: without a
@@ -225,12 +240,10 @@ async def eligible_recipients(
     """
     if not queue_ids:
         return []
-    rows = (
-        await session.exec(
-            select(Officer)
-            .join(QueueMember, col(QueueMember.officer_id) == col(Officer.id))
-            .where(col(QueueMember.queue_id).in_(queue_ids), col(Officer.active).is_(True))
-        )
+    rows = session.exec(
+        select(Officer)
+        .join(QueueMember, col(QueueMember.officer_id) == col(Officer.id))
+        .where(col(QueueMember.queue_id).in_(queue_ids), col(Officer.active).is_(True))
     ).all()
     seen: dict[int, Officer] = {}
     for officer in rows:
@@ -320,103 +333,102 @@ def _sealed_case(report: ReportSubmission, matched: list[Officer]) -> list[tuple
 async def submit(vault: Vault, *, report: ReportSubmission, contact: str | None = None) -> SubmitResult:
     """Route, seal and persist a report, schedule its follow-up, and audit it, in one transaction."""
     _check_submission(vault, report)
+    now = coarsen(vault.clock.now())
+    return await vault.db.run(
+        lambda session: _submit(vault, session, report=report, contact=contact, now=now)
+    )
+
+
+def _submit(
+    vault: Vault, session: Session, *, report: ReportSubmission, contact: str | None, now: datetime
+) -> SubmitResult:
     receipt_code = receipts.generate()
     normalised = receipts.normalise(receipt_code)
     pair = crypto.generate_keypair()
-    now = coarsen(vault.clock.now())
     case_id = _new_id()
-    async with vault.db.transaction() as session:
-        policy = await policy_store.active(session)
-        _check_known_ids(policy.document, report)
-        matched = await _match_subjects(session, report.subjects)
-        facts = _facts(report, matched)
-        decision = route(policy.document, facts)
-        excluded = {o.id for o in matched if o.id is not None}
-        recipients = await eligible_recipients(
-            session, queue_ids=decision.queues, excluded_officers=excluded, subject_units=facts.subject_units
+    policy = policy_store.active_sync(session)
+    _check_known_ids(policy.document, report)
+    matched = _match_subjects(session, report.subjects)
+    facts = _facts(report, matched)
+    decision = route(policy.document, facts)
+    excluded = {o.id for o in matched if o.id is not None}
+    recipients = eligible_recipients_sync(
+        session, queue_ids=decision.queues, excluded_officers=excluded, subject_units=facts.subject_units
+    )
+    queues = decision.queues
+    if not recipients and decision.escalation_queue and decision.escalation_queue not in queues:
+        # Why: every member of the routed queues was conflicted out; the escalation queue (never a
+        # subject's unit) takes the report rather than lose it.
+        queues = (*queues, decision.escalation_queue)
+        recipients = eligible_recipients_sync(
+            session, queue_ids=queues, excluded_officers=excluded, subject_units=facts.subject_units
         )
-        queues = decision.queues
-        if not recipients and decision.escalation_queue and decision.escalation_queue not in queues:
-            # Why: every member of the routed queues was conflicted out; the escalation queue (never a
-            # subject's unit) takes the report rather than lose it.
-            queues = (*queues, decision.escalation_queue)
-            recipients = await eligible_recipients(
-                session, queue_ids=queues, excluded_officers=excluded, subject_units=facts.subject_units
-            )
-        if not recipients:
-            # Why not settle for the recovery key alone: it is kept offline, so nobody would see the report.
-            raise NoRecipientError("no officer without a conflict of interest can receive this report")
-        reference = _new_reference()
-        case_row = {
-            "id": case_id,
+    if not recipients:
+        # Why not settle for the recovery key alone: it is kept offline, so nobody would see the report.
+        raise NoRecipientError("no officer without a conflict of interest can receive this report")
+    reference = _new_reference()
+    ack_due = now + timedelta(days=decision.acknowledge_within_days)
+    feedback_due = now + timedelta(days=decision.feedback_within_days)
+    case_row = {
+        "id": case_id,
+        "reference": reference,
+        "status": "received",
+        "priority": decision.priority,
+        "categories": sorted(facts.categories),
+        "routing_facts": policy_store.facts_to_json(facts),
+        "flags": list(decision.flags),
+        "received_at": now,
+        "updated_at": now,
+        "acknowledged_at": None,
+        "closed_at": None,
+        "purged_at": None,
+        "ack_due_at": ack_due,
+        "feedback_due_at": feedback_due,
+        "policy_version": policy.version,
+        "matched_rules": list(decision.matched_rules),
+        "escalation_queue": decision.escalation_queue,
+        "retention_days": decision.retention_days,
+        "checkins_stopped": not report.checkin_consent,
+        "public_key": pair.public,
+        "reporter_public_key": crypto.reporter_keypair(normalised, pepper=vault.keys.receipt_pepper).public,
+    }
+    recipient_keys = [(o.public_key, o.id, "routed") for o in recipients]
+    if vault.keys.recovery_public_key is not None:
+        recipient_keys.append((vault.keys.recovery_public_key, None, "recovery"))
+    followup = outbox.deadline_rows(case_id=case_id, name="acknowledge", start=now, due=ack_due, now=now)
+    followup += outbox.deadline_rows(case_id=case_id, name="feedback", start=now, due=feedback_due, now=now)
+    if report.checkin_consent:
+        followup += outbox.checkin_rows(
+            case_id=case_id, start=now, days=decision.checkin_days, now=now, phase="open"
+        )
+    rows: list[tuple[type[SQLModel], list[dict[str, Any]]]] = [
+        (Case, [case_row]),
+        (CaseQueue, [{"case_id": case_id, "queue_id": q, "via": "routed", "added_at": now} for q in queues]),
+        (CaseItem, _item_rows(case_id, pair.public, _sealed_case(report, matched), now)),
+        (CaseKey, _key_rows(case_id, pair.private, recipient_keys, now)),
+        (Receipt, [{"digest": vault.keys.receipt_digest(normalised), "case_id": case_id}]),
+        (OutboxEntry, followup),
+    ]
+    if contact is not None:
+        key_id, sealed = vault.keys.relay.seal(contact.encode(), purpose=CONTACT_PURPOSE, context=case_id)
+        rows.append((ContactHandle, [{"case_id": case_id, "key_id": key_id, "sealed": sealed}]))
+    for model, model_rows in rows:
+        insert_rows_sync(session, model, model_rows)
+    audit.append_sync(
+        session,
+        at=now,
+        actor="reporter",
+        action="case.submitted",
+        case_id=case_id,
+        detail={
             "reference": reference,
-            "status": "received",
-            "priority": decision.priority,
-            "categories": sorted(facts.categories),
-            "routing_facts": policy_store.facts_to_json(facts),
-            "flags": list(decision.flags),
-            "received_at": now,
-            "updated_at": now,
-            "ack_due_at": now + timedelta(days=decision.acknowledge_within_days),
-            "feedback_due_at": now + timedelta(days=decision.feedback_within_days),
+            "queues": list(queues),
             "policy_version": policy.version,
-            "matched_rules": list(decision.matched_rules),
-            "escalation_queue": decision.escalation_queue,
-            "retention_days": decision.retention_days,
-            "checkins_stopped": not report.checkin_consent,
-            "public_key": pair.public,
-            "reporter_public_key": crypto.reporter_keypair(
-                normalised, pepper=vault.keys.receipt_pepper
-            ).public,
-        }
-        recipient_keys = [(o.public_key, o.id, "routed") for o in recipients]
-        if vault.keys.recovery_public_key is not None:
-            recipient_keys.append((vault.keys.recovery_public_key, None, "recovery"))
-        followup = outbox.deadline_rows(
-            case_id=case_id, name="acknowledge", start=now, due=case_row["ack_due_at"], now=now
-        ) + outbox.deadline_rows(
-            case_id=case_id, name="feedback", start=now, due=case_row["feedback_due_at"], now=now
-        )
-        if report.checkin_consent:
-            followup += outbox.checkin_rows(
-                case_id=case_id, start=now, days=decision.checkin_days, now=now, phase="open"
-            )
-        # Why Core inserts of whole row lists: one statement per table instead of an ORM flush per object;
-        # the ORM's bookkeeping cost more than the cryptography (see benchmarks/README.md).
-        await insert_rows(session, Case, [case_row])
-        await insert_rows(
-            session,
-            CaseQueue,
-            [{"case_id": case_id, "queue_id": q, "via": "routed", "added_at": now} for q in queues],
-        )
-        await insert_rows(
-            session, CaseItem, _item_rows(case_id, pair.public, _sealed_case(report, matched), now)
-        )
-        await insert_rows(session, CaseKey, _key_rows(case_id, pair.private, recipient_keys, now))
-        await insert_rows(
-            session, Receipt, [{"digest": vault.keys.receipt_digest(normalised), "case_id": case_id}]
-        )
-        if contact is not None:
-            key_id, sealed = vault.keys.relay.seal(contact.encode(), purpose=CONTACT_PURPOSE, context=case_id)
-            await insert_rows(
-                session, ContactHandle, [{"case_id": case_id, "key_id": key_id, "sealed": sealed}]
-            )
-        await insert_rows(session, OutboxEntry, followup)
-        await audit.append(
-            session,
-            at=now,
-            actor="reporter",
-            action="case.submitted",
-            case_id=case_id,
-            detail={
-                "reference": reference,
-                "queues": list(queues),
-                "policy_version": policy.version,
-                "rules": list(decision.matched_rules),
-                "recipients": len(recipients),
-                "items": 2 + len(report.evidence),
-            },
-        )
+            "rules": list(decision.matched_rules),
+            "recipients": len(recipients),
+            "items": 2 + len(report.evidence),
+        },
+    )
     return SubmitResult(
         case_id=case_id,
         reference=reference,

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+import sqlalchemy
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.errors import DatabaseUnavailableError, InputError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,28 @@ def create_engine(config: DatabaseConfig) -> AsyncEngine:
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
-    sync_engine = engine.sync_engine
+def _sync_engine(config: DatabaseConfig, async_engine: AsyncEngine) -> Engine:
+    """A synchronous engine on the same database (pysqlite or psycopg), for units of work run whole in a
+    worker thread."""
+    url = async_engine.url
+    if url.drivername.startswith("sqlite"):
+        engine = sqlalchemy.create_engine(
+            url.set(drivername="sqlite+pysqlite"),
+            echo=config.echo,
+            connect_args={"timeout": 30, "isolation_level": None, "check_same_thread": False},
+        )
+        _configure_sqlite(engine, config.sqlite_synchronous)
+        return engine
+    return sqlalchemy.create_engine(
+        url.set(drivername="postgresql+psycopg"),
+        echo=config.echo,
+        pool_size=config.pool_size,
+        pool_pre_ping=True,
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine | Engine, synchronous: str) -> None:
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -91,6 +115,30 @@ class Database:
         self.engine = create_engine(config)
         self.sqlite = is_sqlite(config.url)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._sync_engine = _sync_engine(config, self.engine)
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run a synchronous unit of work in one transaction, off the event loop.
+
+        Why: through the async drivers every statement is a hand-off between the event loop and the driver
+        (aiosqlite's thread, or asyncpg through SQLAlchemy's greenlet bridge); for a submission that cost
+        more than its cryptography (benchmarks/README.md). Here the whole unit of work, sealing included,
+        runs in one worker thread on a plain synchronous connection, and the event loop stays free.
+        """
+        try:
+            return await asyncio.to_thread(self._run_in_thread, work)
+        except OperationalError as exc:
+            raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
+            raise
+        except OSError as exc:
+            raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
+
+    def _run_in_thread(self, work: Callable[[Session], T]) -> T:
+        with Session(self._sync_engine, expire_on_commit=False) as session, session.begin():
+            return work(session)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -119,6 +167,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        self._sync_engine.dispose()
 
 
 def _describe_unavailable(exc: BaseException) -> str:
@@ -128,11 +177,16 @@ def _describe_unavailable(exc: BaseException) -> str:
 
 
 async def insert_rows(session: AsyncSession, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-    """Insert plain rows in the session's transaction with one cached executemany statement.
+    """Insert plain rows in the session's transaction with one cached executemany statement."""
+    if rows:
+        await session.run_sync(insert_rows_sync, model, rows)
+
+
+def insert_rows_sync(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """The same, in a synchronous unit of work.
 
     Why not ORM objects: on the submission path the ORM's per-object bookkeeping and flushes cost more than
     the cryptography (benchmarks/README.md); a Core insert on the table compiles once and is reused.
     """
     if rows:
-        connection = await session.connection()
-        await connection.execute(model.__table__.insert(), rows)  # type: ignore[attr-defined]
+        session.connection().execute(model.__table__.insert(), rows)  # type: ignore[attr-defined]

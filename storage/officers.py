@@ -6,7 +6,7 @@ import asyncio
 import re
 from dataclasses import dataclass, field
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import audit, crypto
@@ -206,10 +206,15 @@ async def unlock(vault: Vault, *, login: str, passphrase: str) -> UnlockedOffice
 
 async def named_in(session: AsyncSession, *, names: set[str], staff_numbers: set[str]) -> list[Officer]:
     """Officers whose normalised name or staff number is among those given."""
+    return await session.run_sync(lambda sync: named_in_sync(sync, names=names, staff_numbers=staff_numbers))
+
+
+def named_in_sync(session: Session, *, names: set[str], staff_numbers: set[str]) -> list[Officer]:
+    """The same, in a synchronous unit of work."""
     if not names and not staff_numbers:
         return []
     condition = col(Officer.name_key).in_(names) | col(Officer.staff_number).in_(staff_numbers)
-    return list((await session.exec(select(Officer).where(condition))).all())
+    return list(session.exec(select(Officer).where(condition)).all())
 
 
 def normalise_staff_number(value: str | None) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policies.engine import ReportFacts
@@ -63,19 +63,22 @@ _PUBLISHED: dict[tuple[int, str], PublishedPolicy] = {}
 
 async def active(session: AsyncSession) -> PublishedPolicy:
     """The newest published version (a rollback publishes an old text as a new version)."""
-    head = (
-        await session.exec(
-            select(PolicyVersion.version, PolicyVersion.sha256)
-            .order_by(col(PolicyVersion.version).desc())
-            .limit(1)
-        )
+    return await session.run_sync(active_sync)
+
+
+def active_sync(session: Session) -> PublishedPolicy:
+    """The same, in a synchronous unit of work."""
+    head = session.exec(
+        select(PolicyVersion.version, PolicyVersion.sha256)
+        .order_by(col(PolicyVersion.version).desc())
+        .limit(1)
     ).first()
     if head is None:
         raise NotInitialisedError("no routing policy has been published: run `candour init`")
     key = (head[0], head[1])
     cached = _PUBLISHED.get(key)
     if cached is None:
-        row = await session.get(PolicyVersion, head[0])
+        row = session.get(PolicyVersion, head[0])
         assert row is not None
         cached = _published(row)
         if len(_PUBLISHED) > 32:

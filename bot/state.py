@@ -1,0 +1,112 @@
+"""A chat's conversation state, kept in the vault as a sealed draft so a restart or another replica resumes it.
+
+Nothing identifying is kept here: no user id, name or username, only the reporter's answers, Telegram
+file ids of evidence not yet sealed, and message ids to delete when the reporter wipes the chat.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from storage import drafts
+from storage.vault import Vault
+
+STATE_VERSION = 1
+
+
+@dataclass
+class PersonAnswer:
+    """Someone the reporter names."""
+
+    name: str = ""
+    staff_number: str = ""
+    role: str | None = None
+    unit: str | None = None
+
+
+@dataclass
+class EvidenceAnswer:
+    """A file the reporter sent, still on Telegram's servers until submission."""
+
+    file_id: str
+    kind: str
+    filename: str
+    media_type: str
+    size: int
+    keep_metadata: bool = False
+    findings: list[str] = field(default_factory=list)
+    cleanable: bool = True
+
+
+@dataclass
+class ChatState:
+    """Where a chat is in a flow, and what the reporter has answered so far."""
+
+    flow: str = "idle"
+    step: str = ""
+    token: str = ""
+    editing: bool = False
+    language: str | None = None
+    categories: list[str] = field(default_factory=list)
+    narrative: list[str] = field(default_factory=list)
+    when: str = ""
+    where: str = ""
+    location_unit: str | None = None
+    people: list[PersonAnswer] = field(default_factory=list)
+    person: PersonAnswer | None = None
+    witnesses: str = ""
+    evidence: list[EvidenceAnswer] = field(default_factory=list)
+    pending_evidence: EvidenceAnswer | None = None
+    risk_of_harm: bool | None = None
+    reported_before: bool | None = None
+    checkin_consent: bool | None = None
+    trail: list[int] = field(default_factory=list)
+    case_id: str | None = None
+    inbox: dict[str, str] = field(default_factory=dict)
+
+    def start(self, flow: str, step: str) -> None:
+        """Begin a flow afresh; a new token makes every button of an earlier flow stale."""
+        language, trail, inbox = self.language, self.trail, self.inbox
+        self.__dict__.update(ChatState().__dict__)
+        self.language, self.trail, self.inbox = language, trail, inbox
+        self.flow, self.step, self.token = flow, step, secrets.token_urlsafe(4)
+
+    def reset(self) -> None:
+        """Back to idle, forgetting answers but not the language or messages still to wipe."""
+        self.start("idle", "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"v": STATE_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ChatState:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["people"] = [PersonAnswer(**p) for p in values.get("people", [])]
+        values["evidence"] = [EvidenceAnswer(**e) for e in values.get("evidence", [])]
+        if values.get("person"):
+            values["person"] = PersonAnswer(**values["person"])
+        if values.get("pending_evidence"):
+            values["pending_evidence"] = EvidenceAnswer(**values["pending_evidence"])
+        return cls(**values)
+
+
+def chat_ref(chat_id: int) -> str:
+    """The reference under which a chat's draft is tagged (the tag, not this, is stored)."""
+    return f"telegram:{chat_id}"
+
+
+async def load(vault: Vault, chat_id: int) -> ChatState:
+    """The chat's state, or a fresh idle one."""
+    data = await drafts.load(vault, chat_ref=chat_ref(chat_id))
+    return ChatState.from_json(data) if data else ChatState()
+
+
+async def save(vault: Vault, chat_id: int, state: ChatState) -> None:
+    """Seal and store the chat's state; an idle chat with nothing to remember keeps no draft at all."""
+    if state.flow == "idle" and not state.trail and not state.inbox and state.language is None:
+        await drafts.discard(vault, chat_ref=chat_ref(chat_id))
+        return
+    await drafts.save(vault, chat_ref=chat_ref(chat_id), state=state.to_json())
