@@ -13,9 +13,9 @@ nothing about the reporter from the file's hidden parts. Out of reach here: what
 inside a document's body (tracked changes, comment authors).
 
 How, per type:
-- JPEG: decoded, turned upright per its EXIF orientation, re-encoded at quality 95 with only the ICC profile.
-  Nothing but pixels is written, so EXIF, GPS, maker notes, XMP, IPTC, comments, hidden second images and
-  appended motion-photo video are all gone.
+- JPEG: decoded, turned upright per its EXIF orientation, re-encoded with the original's quantisation
+  tables and only the ICC profile kept. Nothing but pixels is written, so EXIF, GPS, maker notes, XMP, IPTC,
+  comments, hidden second images and appended motion-photo video are all gone.
 - PNG, GIF, WebP: rewritten chunk by chunk keeping only an allowlist of chunks needed to draw the image, so
   pixels and animation stay byte-for-byte the original's. A still image that its metadata rotates is
   decoded and saved upright instead.
@@ -32,7 +32,7 @@ How, per type:
 
 Fail closed: after cleaning, the result is inspected again; if anything identifying is still found, or any
 step fails, EvidenceError is raised and nothing is handed on as cleaned. Pure: no Telegram, no database,
-no network, no logging (a log line about a file could itself identify a reporter).
+no network, and no logging of its own (a log line about a file could itself help identify a reporter).
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ MAX_TOTAL_PIXELS = 250_000_000
 MAX_SUMMARY = 80
 KINDS = ("location", "person", "device", "time", "software", "other")
 
-# Why global: Pillow's own check is the guard for any Pillow use in this process; 60 MP is larger than any
-# phone photo or scan a reporter sends (a 200 MP phone bins to 50 MP) yet caps a decoded image near 240 MB.
-# Pillow refuses outright at twice this; `_check_pixels` refuses at once.
+# Why global: Pillow's own check guards every Pillow use in this process. 60 MP is more than the photos
+# phones save by default (12 to 50 MP) and an A4 page scanned at 600 dpi (35 MP), yet caps one decoded
+# image near 240 MB. Pillow refuses outright only at twice this; `_check_pixels` refuses at once.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 _MAX_UNZIPPED = 200 * 1024 * 1024
@@ -198,7 +198,7 @@ def sniff_media_type(content: bytes, filename: str, declared: str | None) -> str
         return GIF
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return WEBP
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # classic TIFF and BigTIFF
         return TIFF
     if head.startswith(b"%PDF-"):
         return PDF
@@ -450,8 +450,6 @@ _OTHER_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"7z\xbc\xaf\x27\x1c", "application/x-7z-compressed"),
     (b"Rar!\x1a\x07", "application/vnd.rar"),
     (b"\x1f\x8b", "application/gzip"),
-    (b"II+\x00", "image/tiff-bigtiff"),
-    (b"MM\x00+", "image/tiff-bigtiff"),
     (b"%!PS", "application/postscript"),
     (b"fLaC", "audio/flac"),
 )
@@ -1336,8 +1334,9 @@ def _is_markup_with_author(item: DictionaryObject) -> bool:
 def _inspect_pdf(content: bytes) -> list[Finding]:
     reader = _pdf_open(content)
     found: list[Finding] = []
-    for key, value in (reader.metadata or {}).items():
-        text = str(value).strip()
+    info = reader.metadata or {}
+    for key in info:
+        text = str(info[key]).strip()
         if not text:
             continue
         kind, what = _PDF_INFO.get(key, ("other", "other document details"))
@@ -1446,8 +1445,8 @@ def _xml_fields_blank(data: bytes, fields: tuple[tuple[str, str, str], ...]) -> 
     return text.encode(encoding)
 
 
-def _read_package(content: bytes) -> list[tuple[zipfile.ZipInfo, bytes]]:
-    """Every entry of an Office zip, bounded in count and unpacked size.
+def _read_package(content: bytes, depth: int) -> list[tuple[zipfile.ZipInfo, bytes]]:
+    """Every entry of an Office zip, bounded in count and unpacked size (a quarter as much when nested).
 
     Why / threat: a zip bomb (a small file that unpacks to gigabytes) is refused from the sizes the
     archive declares, which zipfile then holds each entry to; duplicate names are refused because readers
@@ -1459,9 +1458,19 @@ def _read_package(content: bytes) -> list[tuple[zipfile.ZipInfo, bytes]]:
             raise EvidenceError(TOO_COMPLEX)
         if len({info.filename.lower() for info in infos}) != len(infos):
             raise _damaged()
-        if sum(info.file_size for info in infos) > _MAX_UNZIPPED:
+        if sum(info.file_size for info in infos) > _MAX_UNZIPPED >> (2 * depth):
             raise EvidenceError(TOO_COMPLEX)
         return [(info, archive.read(info)) for info in infos]
+
+
+_PACKAGE = "package"  # an Office document inside an Office document (an embedded sheet or slide deck)
+
+
+def _deeper(depth: int) -> int:
+    """One level further into documents inside documents; past the limit the file is refused, not passed."""
+    if depth >= _MAX_PACKAGE_DEPTH:
+        raise EvidenceError(TOO_COMPLEX)
+    return depth + 1
 
 
 def _embedded_kind(data: bytes) -> str | None:
@@ -1475,7 +1484,7 @@ def _embedded_kind(data: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return WEBP
     if head.startswith(b"PK\x03\x04") and _sniff_zip(data) in _OOXML_TYPES:
-        return DOCX
+        return _PACKAGE
     return None
 
 
@@ -1495,7 +1504,7 @@ _EMBEDDED_STRIP: dict[str, Callable[[bytes], bytes]] = {
 
 def _ooxml_findings(content: bytes, depth: int = 0) -> list[Finding]:
     found: list[Finding] = []
-    for info, data in _read_package(content):
+    for info, data in _read_package(content, depth):
         name = info.filename.lower()
         if name == "docprops/core.xml":
             found.extend(_xml_fields_findings(data, _CORE_FIELDS))
@@ -1503,9 +1512,8 @@ def _ooxml_findings(content: bytes, depth: int = 0) -> list[Finding]:
             found.extend(_xml_fields_findings(data, _APP_FIELDS))
         elif name == _CUSTOM_PART:
             found.append(Finding("other", "custom document properties (can hold names or ids)"))
-        elif (kind := _embedded_kind(data)) == DOCX:
-            if depth < _MAX_PACKAGE_DEPTH:
-                found.extend(_prefixed(_ooxml_findings(data, depth + 1), "in a file inside: "))
+        elif (kind := _embedded_kind(data)) == _PACKAGE:
+            found.extend(_prefixed(_ooxml_findings(data, _deeper(depth)), "in a file inside: "))
         elif kind is not None:
             found.extend(_prefixed(_EMBEDDED_FINDINGS[kind](data), "in a picture inside: "))
     return found
@@ -1519,7 +1527,7 @@ def _clean_ooxml(content: bytes, depth: int = 0) -> bytes:
     """
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        for info, data in _read_package(content):
+        for info, data in _read_package(content, depth):
             name = info.filename.lower()
             if name == _CUSTOM_PART:
                 continue
@@ -1531,9 +1539,8 @@ def _clean_ooxml(content: bytes, depth: int = 0) -> bytes:
                 data = _CUSTOM_OVERRIDE.sub(b"", data)
             elif name == "_rels/.rels":
                 data = _CUSTOM_RELATIONSHIP.sub(b"", data)
-            elif (kind := _embedded_kind(data)) == DOCX:
-                if depth < _MAX_PACKAGE_DEPTH:
-                    data = _clean_ooxml(data, depth + 1)
+            elif (kind := _embedded_kind(data)) == _PACKAGE:
+                data = _clean_ooxml(data, _deeper(depth))
             elif kind is not None:
                 data = _EMBEDDED_STRIP[kind](data)
             entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))

@@ -1,0 +1,77 @@
+"""Pushing the standards team's messages to reporters: a discreet notice with a button, claimed from the
+vault's outbox so that no two bot processes send the same one.
+
+Why a notice first: a phone's lock screen shows the start of every message, so the notice says only that
+there is something new; the text appears in the chat when the reporter taps Read.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import uuid
+from datetime import timedelta
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from bot import state
+from bot.catalogue import Catalogue
+from storage import cases, outbox
+from storage.errors import DatabaseUnavailableError, DecryptionError
+from storage.vault import Vault
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+
+
+def worker_name() -> str:
+    """A name for this process's outbox claims (no user data)."""
+    return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+
+
+async def deliver_due(vault: Vault, bot: Bot, catalogue: Catalogue, *, owner: str) -> int:
+    """Send a notice for every due message to a reporter; returns how many were sent."""
+    try:
+        entries = await outbox.claim_due(vault, kinds=(outbox.REPORTER_MESSAGE,), owner=owner, lease=LEASE)
+    except DatabaseUnavailableError:
+        log.warning("outbox unavailable; will retry")
+        return 0
+    sent = 0
+    for entry in entries:
+        assert entry.id is not None and entry.case_id is not None
+        try:
+            contact = await cases.open_contact(vault, case_id=entry.case_id)
+        except DecryptionError:
+            contact = None
+        if contact is None:
+            await outbox.finish(vault, entry_id=entry.id, status="failed", error="no contact handle")
+            continue
+        chat_id = int(contact)
+        chat_state = await state.load(vault, chat_id)
+        t = catalogue.for_language(chat_state.language)
+        markup = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(t("button.read"), callback_data=f"x|read|{entry.id}")]]
+        )
+        try:
+            notice = await bot.send_message(chat_id, t("push.notice"), reply_markup=markup)
+        except RetryAfter:
+            await outbox.finish(
+                vault, entry_id=entry.id, status="pending", keep_payload=True, error="rate limited"
+            )
+            continue
+        except (Forbidden, BadRequest) as exc:
+            # Blocked or deleted chat: record why; the message stays in the case for /status.
+            await outbox.finish(vault, entry_id=entry.id, status="failed", error=type(exc).__name__)
+            continue
+        except TelegramError as exc:
+            await outbox.finish(
+                vault, entry_id=entry.id, status="pending", keep_payload=True, error=type(exc).__name__
+            )
+            continue
+        chat_state.trail.append(notice.message_id)
+        await state.save(vault, chat_id, chat_state)
+        await outbox.finish(vault, entry_id=entry.id, status="notified", keep_payload=True)
+        sent += 1
+    return sent

@@ -1,0 +1,475 @@
+"""The guided report: one step after another, each a prompt plus what it accepts, then review and submit.
+
+Handlers here are thin: they read the answer, store it in the chat state (sealed in the vault after
+every update), and move to the next step. Nothing reaches the case until the reporter submits.
+"""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Message
+
+from bot import files
+from bot.state import EvidenceAnswer, PersonAnswer
+from bot.turn import Keyboard, Turn
+from storage import cases
+from storage.errors import InputError, NoRecipientError
+
+STEPS = (
+    "categories",
+    "narrative",
+    "when",
+    "where",
+    "people",
+    "witnesses",
+    "evidence",
+    "risk",
+    "reported_before",
+    "checkins",
+    "review",
+)
+# Steps inside a step: they belong to the one named, for 'edit' and for resuming.
+SUBSTEPS = {
+    "person_role": "people",
+    "person_unit": "people",
+    "person_more": "people",
+    "evidence_metadata": "evidence",
+    "evidence_unchecked": "evidence",
+}
+WHEN_CHOICES = ("ongoing", "today", "week", "month", "earlier")
+MAX_SHORT_ANSWER = 300
+MAX_NARRATIVE = 20_000
+STAFF_NUMBER = re.compile(r"\b([A-Za-z]{0,3}\s?\d{2,7})\b")
+
+
+# --- prompts --------------------------------------------------------------------------------------
+
+
+def _done_row(turn: Turn, *, skip: bool = False) -> list[tuple[str, str]]:
+    row = [(turn.t("button.done"), turn.data("done"))]
+    if skip:
+        row.append((turn.t("button.skip"), turn.data("skip")))
+    return row
+
+
+def _category_label(turn: Turn, category_id: str) -> str:
+    key = f"category.{category_id}"
+    text = turn.t(key)
+    if text != key:
+        return text
+    return next((c.label for c in turn.policy.categories if c.id == category_id), category_id)
+
+
+def _unit_rows(turn: Turn, action: str) -> Keyboard:
+    rows: Keyboard = []
+    row: list[tuple[str, str]] = []
+    for unit in turn.policy.units:
+        row.append((unit.name, turn.data(action, unit.id)))
+        if len(row) == 2:
+            rows.append(row)
+            row = []
+    if row:
+        rows.append(row)
+    return rows
+
+
+def _yes_no(turn: Turn, *, unsure: bool = False) -> Keyboard:
+    row = [(turn.t("button.yes"), turn.data("yn", "yes")), (turn.t("button.no"), turn.data("yn", "no"))]
+    if unsure:
+        row.append((turn.t("button.not_sure"), turn.data("yn", "unsure")))
+    return [row]
+
+
+def categories_keyboard(turn: Turn) -> Keyboard:
+    chosen = set(turn.state.categories)
+    rows: Keyboard = [
+        [(("✓ " if c.id in chosen else "") + _category_label(turn, c.id), turn.data("cat", c.id))]
+        for c in turn.policy.categories
+    ]
+    rows.append(
+        [(turn.t("button.done"), turn.data("catdone")), (turn.t("button.cancel"), turn.data("cancel"))]
+    )
+    return rows
+
+
+async def prompt(turn: Turn) -> None:
+    """Ask the question of the current step."""
+    step, t = turn.state.step, turn.t
+    person = (
+        turn.state.person.name if turn.state.person and turn.state.person.name else t("report.person.someone")
+    )
+    if step == "categories":
+        await turn.say(t("report.categories"), categories_keyboard(turn))
+    elif step == "narrative":
+        await turn.say(t("report.narrative"), [_done_row(turn)] if turn.state.narrative else None)
+    elif step == "when":
+        await turn.say(t("report.when"), [[(t(f"when.{c}"), turn.data("when", c))] for c in WHEN_CHOICES])
+    elif step == "where":
+        rows = [*_unit_rows(turn, "unit"), [(t("button.something_else"), turn.data("skip"))]]
+        await turn.say(t("report.where"), rows)
+    elif step == "people":
+        await turn.say(
+            t("report.people"),
+            [_done_row(turn, skip=True)] if turn.state.people else [[(t("button.skip"), turn.data("skip"))]],
+        )
+    elif step == "person_role":
+        rows = [[(r, turn.data("role", r))] for r in turn.policy.subject_roles]
+        rows.append([(t("button.dont_know"), turn.data("role"))])
+        await turn.say(t("report.person.role", name=person), rows)
+    elif step == "person_unit":
+        rows = [*_unit_rows(turn, "punit"), [(t("button.dont_know"), turn.data("punit"))]]
+        await turn.say(t("report.person.unit", name=person), rows)
+    elif step == "person_more":
+        await turn.say(
+            t("report.person.added", name=person),
+            [[(t("button.add_another"), turn.data("padd")), (t("button.done"), turn.data("done"))]],
+        )
+    elif step == "witnesses":
+        await turn.say(t("report.witnesses"), [[(t("button.skip"), turn.data("skip"))]])
+    elif step == "evidence":
+        await turn.say(t("report.evidence"), [_done_row(turn, skip=not turn.state.evidence)])
+    elif step == "evidence_metadata":
+        pending = turn.state.pending_evidence
+        findings = "\n".join(f"- {f}" for f in (pending.findings if pending else []))
+        await turn.say(
+            t("report.evidence.metadata", findings=findings),
+            [
+                [(t("button.remove_metadata"), turn.data("meta", "strip"))],
+                [(t("button.keep_metadata"), turn.data("meta", "keep"))],
+            ],
+        )
+    elif step == "evidence_unchecked":
+        await turn.say(
+            t("report.evidence.cannot_check"),
+            [
+                [
+                    (t("button.send_anyway"), turn.data("unchk", "send")),
+                    (t("button.dont_send"), turn.data("unchk", "drop")),
+                ]
+            ],
+        )
+    elif step == "risk":
+        await turn.say(t("report.risk"), _yes_no(turn))
+    elif step == "reported_before":
+        await turn.say(t("report.reported_before"), _yes_no(turn, unsure=True))
+    elif step == "checkins":
+        await turn.say(t("report.checkins"), _yes_no(turn))
+    elif step == "review":
+        await turn.say(t("report.review", summary=summary(turn)), review_keyboard(turn))
+
+
+def review_keyboard(turn: Turn) -> Keyboard:
+    t = turn.t
+    sections = ("categories", "narrative", "when", "where", "people", "witnesses", "evidence", "answers")
+    rows: Keyboard = [[(t("button.submit"), turn.data("submit"))]]
+    for first, second in zip(sections[::2], sections[1::2], strict=True):
+        rows.append(
+            [
+                (t(f"button.edit_{first}"), turn.data("edit", first)),
+                (t(f"button.edit_{second}"), turn.data("edit", second)),
+            ]
+        )
+    rows.append([(t("button.cancel"), turn.data("cancel"))])
+    return rows
+
+
+def _answer(turn: Turn, value: bool | None) -> str:
+    return turn.t("answer.unknown") if value is None else turn.t("answer.yes" if value else "answer.no")
+
+
+def summary(turn: Turn) -> str:
+    """The whole report as the reporter will submit it, short enough for one Telegram message."""
+    s, t = turn.state, turn.t
+    none = t("review.none")
+    narrative = "\n".join(s.narrative)
+    if len(narrative) > 1200:
+        narrative = narrative[:1200] + " …"
+    where = s.where or next((u.name for u in turn.policy.units if u.id == s.location_unit), "") or none
+    people = "; ".join(_person_text(turn, p) for p in s.people) or none
+    when = t(f"when.{s.when}") if s.when in WHEN_CHOICES else (s.when or none)
+    lines = [
+        t("review.categories", value=", ".join(_category_label(turn, c) for c in s.categories)),
+        t("review.narrative", value=narrative),
+        t("review.when", value=when),
+        t("review.where", value=where),
+        t("review.people", value=people),
+        t("review.witnesses", value=s.witnesses or none),
+        t("review.evidence", value=t("review.files", count=len(s.evidence)) if s.evidence else none),
+        t("review.risk", value=_answer(turn, s.risk_of_harm)),
+        t("review.reported_before", value=_answer(turn, s.reported_before)),
+        t("review.checkins", value=_answer(turn, s.checkin_consent)),
+    ]
+    return "\n".join(lines)
+
+
+def _person_text(turn: Turn, person: PersonAnswer) -> str:
+    unit = next((u.name for u in turn.policy.units if u.id == person.unit), "")
+    parts = [person.name, person.staff_number, person.role or "", unit]
+    return ", ".join(p for p in parts if p) or turn.t("report.person.someone")
+
+
+# --- moving on ------------------------------------------------------------------------------------
+
+
+async def begin(turn: Turn) -> None:
+    """Start a new report."""
+    turn.state.start("report", "categories")
+    await prompt(turn)
+
+
+async def advance(turn: Turn) -> None:
+    """Go to the step after the current one (or back to review when editing), and ask it."""
+    current = SUBSTEPS.get(turn.state.step, turn.state.step)
+    if turn.state.editing and current != "answers":
+        turn.state.step = "review"
+    else:
+        index = STEPS.index(current) if current in STEPS else STEPS.index("risk") - 1
+        turn.state.step = STEPS[index + 1]
+    if turn.state.step == "review":
+        turn.state.editing = False
+    await prompt(turn)
+
+
+async def edit_section(turn: Turn, section: str) -> None:
+    """Go back to one part of the report from the review screen."""
+    state = turn.state
+    state.editing = True
+    if section == "answers":
+        state.step = "risk"
+        state.editing = False  # the three answers are asked in turn, then review follows
+        await prompt(turn)
+        return
+    if section not in STEPS:
+        return
+    if section == "narrative":
+        state.narrative = []
+    if section == "people":
+        state.people, state.person = [], None
+    state.step = section
+    await prompt(turn)
+
+
+# --- answers --------------------------------------------------------------------------------------
+
+
+async def on_text(turn: Turn, message: Message) -> None:
+    """A typed answer at the current step."""
+    text = (message.text or "").strip()
+    step, state, t = turn.state.step, turn.state, turn.t
+    if not text:
+        await turn.say(t("input.text_expected"))
+        return
+    if step == "narrative":
+        total = sum(len(p) for p in state.narrative) + len(text)
+        if total > MAX_NARRATIVE:
+            await turn.say(t("report.narrative.too_long", limit=MAX_NARRATIVE))
+            return
+        state.narrative.append(text)
+        await turn.say(t("report.narrative.added"), [_done_row(turn)])
+        return
+    if step in ("when", "where", "witnesses", "people") and len(text) > MAX_SHORT_ANSWER:
+        await turn.say(t("input.too_long"))
+        return
+    if step == "when":
+        state.when = text
+        await advance(turn)
+    elif step == "where":
+        state.where, state.location_unit = text, None
+        await advance(turn)
+    elif step == "people":
+        state.person = _parse_person(text)
+        state.step = "person_role"
+        await prompt(turn)
+    elif step == "witnesses":
+        state.witnesses = text
+        await advance(turn)
+    else:
+        await turn.say(t("input.use_buttons"))
+
+
+def _parse_person(text: str) -> PersonAnswer:
+    match = STAFF_NUMBER.search(text)
+    if match and any(ch.isdigit() for ch in match.group(1)):
+        number = match.group(1).strip()
+        name = " ".join((text[: match.start()] + text[match.end() :]).split())
+        return PersonAnswer(name=name, staff_number=number)
+    return PersonAnswer(name=text)
+
+
+async def on_button(turn: Turn, action: str, arg: str) -> str | None:
+    """A button of the report flow; returns a short notice for the button's spinner, if any."""
+    state, step, t = turn.state, turn.state.step, turn.t
+    if action == "cancel":
+        return "cancel"
+    if step == "categories" and action == "cat":
+        if any(c.id == arg for c in turn.policy.categories):
+            if arg in state.categories:
+                state.categories.remove(arg)
+            else:
+                state.categories.append(arg)
+        return "refresh-categories"
+    if step == "categories" and action == "catdone":
+        if not state.categories:
+            return t("report.categories.none")
+        await advance(turn)
+    elif step == "narrative" and action == "done":
+        if not state.narrative:
+            return t("report.narrative.empty")
+        await advance(turn)
+    elif step == "when" and action == "when" and arg in WHEN_CHOICES:
+        state.when = arg
+        await advance(turn)
+    elif step == "where" and action == "unit" and any(u.id == arg for u in turn.policy.units):
+        state.location_unit, state.where = arg, ""
+        await advance(turn)
+    elif step == "where" and action == "skip":
+        state.location_unit, state.where = None, ""
+        await advance(turn)
+    elif step == "people" and action in ("skip", "done"):
+        await advance(turn)
+    elif step == "person_role" and action == "role" and state.person is not None:
+        state.person.role = arg if arg in turn.policy.subject_roles else None
+        state.step = "person_unit"
+        await prompt(turn)
+    elif step == "person_unit" and action == "punit" and state.person is not None:
+        state.person.unit = arg if any(u.id == arg for u in turn.policy.units) else None
+        state.people.append(state.person)
+        state.step = "person_more"
+        await prompt(turn)
+    elif step == "person_more" and action == "padd":
+        state.person = None
+        state.step = "people"
+        await turn.say(t("report.people"))
+    elif step == "person_more" and action == "done":
+        state.person = None
+        await advance(turn)
+    elif step == "witnesses" and action == "skip":
+        state.witnesses = ""
+        await advance(turn)
+    elif step == "evidence" and action in ("done", "skip"):
+        await advance(turn)
+    elif step == "evidence_metadata" and action == "meta" and state.pending_evidence is not None:
+        state.pending_evidence.keep_metadata = arg == "keep"
+        await _accept_pending(turn)
+    elif step == "evidence_unchecked" and action == "unchk" and state.pending_evidence is not None:
+        if arg == "send":
+            await _accept_pending(turn)
+        else:
+            state.pending_evidence = None
+            state.step = "evidence"
+            await prompt(turn)
+    elif step == "risk" and action == "yn":
+        state.risk_of_harm = arg == "yes"
+        if state.risk_of_harm:
+            await turn.say(t("report.risk.emergency"))
+        await advance(turn)
+    elif step == "reported_before" and action == "yn":
+        state.reported_before = None if arg == "unsure" else arg == "yes"
+        await advance(turn)
+    elif step == "checkins" and action == "yn":
+        state.checkin_consent = arg == "yes"
+        await advance(turn)
+    elif step == "review" and action == "edit":
+        await edit_section(turn, arg)
+    elif step == "review" and action == "submit":
+        return "submit"
+    else:
+        return t("button.stale")
+    return None
+
+
+async def on_file(turn: Turn, message: Message) -> None:
+    """A file at the evidence step."""
+    answer = files.describe(message)
+    t = turn.t
+    if answer is None:
+        await turn.say(t("report.evidence.unsupported"))
+        return
+    try:
+        examined = await files.examine(turn.bot, answer)
+    except files.FileRefused as refused:
+        await turn.say(t(refused.key, **refused.values))
+        return
+    await take_file(turn, examined)
+
+
+async def take_file(turn: Turn, answer: EvidenceAnswer) -> None:
+    """Ask about a file's hidden details if it has any, or about a file we cannot check; else accept it."""
+    turn.state.pending_evidence = answer
+    if not answer.cleanable and answer.kind != "voice":
+        turn.state.step = "evidence_unchecked"
+        await prompt(turn)
+    elif answer.findings:
+        turn.state.step = "evidence_metadata"
+        await prompt(turn)
+    else:
+        await _accept_pending(turn)
+
+
+async def _accept_pending(turn: Turn) -> None:
+    state = turn.state
+    assert state.pending_evidence is not None
+    if state.flow == "status":
+        from bot import status_flow
+
+        await status_flow.send_file(turn, state.pending_evidence)
+        state.pending_evidence = None
+        return
+    state.evidence.append(state.pending_evidence)
+    state.pending_evidence = None
+    state.step = "evidence"
+    await turn.say(turn.t("report.evidence.added", count=len(state.evidence)), [_done_row(turn)])
+
+
+# --- submission -----------------------------------------------------------------------------------
+
+
+def submission(turn: Turn, evidence: tuple[cases.Evidence, ...]) -> cases.ReportSubmission:
+    """The vault's view of the finished report."""
+    s = turn.state
+    return cases.ReportSubmission(
+        categories=tuple(s.categories),
+        narrative="\n\n".join(s.narrative),
+        when=s.when,
+        where=s.where,
+        location_unit=s.location_unit,
+        subjects=tuple(
+            cases.Person(name=p.name, staff_number=p.staff_number, role=p.role, unit=p.unit) for p in s.people
+        ),
+        witnesses=s.witnesses,
+        evidence=evidence,
+        ongoing=s.when == "ongoing",
+        risk_of_harm=s.risk_of_harm,
+        reported_before=s.reported_before,
+        checkin_consent=bool(s.checkin_consent),
+    )
+
+
+async def submit(turn: Turn) -> None:
+    """Seal the report in the vault, show the receipt once, and delete the flow's messages."""
+    t = turn.t
+    progress = await turn.say(t("report.submitting"))
+    try:
+        evidence = tuple([await files.prepare(turn.bot, answer) for answer in turn.state.evidence])
+    except files.FileRefused as refused:
+        await turn.edit(progress.message_id, t(refused.key, **refused.values))
+        return
+    try:
+        result = await cases.submit(turn.vault, report=submission(turn, evidence), contact=str(turn.chat_id))
+    except NoRecipientError:
+        await turn.edit(progress.message_id, t("report.submit.no_recipient"))
+        return
+    except InputError as exc:
+        await turn.edit(progress.message_id, t("report.submit.invalid", reason=str(exc)))
+        return
+    receipt = await turn.bot.send_message(
+        turn.chat_id,
+        t("report.submitted", code=result.receipt_code),
+        reply_markup=turn.markup([[(t("button.saved_code"), "x|saved|")]]),
+    )
+    deleted, _left = await turn.wipe(keep=(receipt.message_id,))
+    turn.state.reset()
+    turn.state.trail.append(receipt.message_id)
+    if deleted:
+        await turn.say(t("report.submitted.wiped", count=deleted))

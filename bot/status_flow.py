@@ -1,0 +1,196 @@
+"""Checking a report with its receipt code, answering the team, adding information or files; and the
+team's pushed messages, read with one tap and answered in the chat.
+"""
+
+from __future__ import annotations
+
+from telegram import Message
+
+from bot import files
+from bot.state import EvidenceAnswer
+from bot.turn import Turn
+from storage import cases, outbox, throttle
+from storage.errors import NotFoundError, ReceiptTypoError, ThrottledError, UnknownReceiptError
+
+
+async def begin(turn: Turn) -> None:
+    """Ask for the receipt code."""
+    turn.state.start("status", "code")
+    await turn.say(turn.t("status.ask_code"))
+
+
+def _chat_ref(turn: Turn) -> str:
+    return f"telegram:{turn.chat_id}"
+
+
+async def on_code(turn: Turn, message: Message) -> None:
+    """The reporter typed a receipt code: delete it at once, then look it up (throttled per chat)."""
+    code = message.text or ""
+    await turn.delete_now(message.message_id)
+    t = turn.t
+    try:
+        case_id = await throttle.case_for_receipt(turn.vault, chat_ref=_chat_ref(turn), code=code)
+        view = await cases.reporter_view(turn.vault, code=code)
+    except ReceiptTypoError as exc:
+        await turn.say(t("status.typo", reason=str(exc)))
+        return
+    except UnknownReceiptError:
+        await turn.say(t("status.unknown"))
+        return
+    except ThrottledError:
+        await turn.say(t("status.throttled"))
+        return
+    except NotFoundError:
+        await turn.say(t("status.gone"))
+        return
+    turn.state.case_id = case_id
+    turn.state.step = "view"
+    await turn.say(_render(turn, view), _actions(turn))
+
+
+def _render(turn: Turn, view: cases.ReporterView) -> str:
+    t = turn.t
+    lines = []
+    for entry in view.timeline:
+        at = f"{entry.at:%d %b %Y}"
+        if entry.author == "officer" and entry.text:
+            lines.append(t("status.timeline.team", at=at, text=entry.text))
+        elif entry.author == "reporter" and entry.kind != cases.REPORT:
+            what = {"evidence": "status.what.evidence", "checkin-answer": "status.what.checkin"}.get(
+                entry.kind, "status.what.message"
+            )
+            lines.append(t("status.timeline.you", at=at, what=t(what)))
+    timeline = "\n".join(lines) or t("status.timeline.empty")
+    text = t(
+        "status.view",
+        reference=view.reference,
+        status=t(f"status.{view.status}"),
+        received=f"{view.received_at:%d %b %Y}",
+        timeline=timeline,
+    )
+    return text if len(text) <= 4000 else text[:3990] + " …"
+
+
+def _actions(turn: Turn) -> list[list[tuple[str, str]]]:
+    t = turn.t
+    return [
+        [(t("button.reply"), turn.data("reply")), (t("button.add_evidence"), turn.data("addfile"))],
+        [(t("button.done"), turn.data("cancel"))],
+    ]
+
+
+async def on_button(turn: Turn, action: str) -> str | None:
+    """A button of the status view."""
+    if turn.state.step in ("view", "reply", "file") and turn.state.case_id:
+        if action == "reply":
+            turn.state.step = "reply"
+            await turn.say(turn.t("status.reply.prompt"))
+            return None
+        if action == "addfile":
+            turn.state.step = "file"
+            await turn.say(turn.t("status.evidence.prompt"))
+            return None
+    if action == "cancel":
+        return "cancel"
+    return turn.t("button.stale")
+
+
+async def on_text(turn: Turn, message: Message) -> None:
+    """Text in the status flow: a receipt code, or a reply to the team."""
+    if turn.state.step == "code":
+        await on_code(turn, message)
+    elif turn.state.step == "reply" and turn.state.case_id:
+        await send_reply(turn, turn.state.case_id, message.text or "")
+        turn.state.step = "view"
+    else:
+        await turn.say(turn.t("input.use_buttons"))
+
+
+async def send_reply(turn: Turn, case_id: str, text: str) -> None:
+    """Seal the reporter's message into the case."""
+    try:
+        await cases.add_from_reporter(turn.vault, case_id=case_id, kind=cases.REPORTER_MESSAGE, text=text)
+    except NotFoundError:
+        await turn.say(turn.t("status.gone"))
+        return
+    await turn.say(turn.t("status.reply.sent"))
+
+
+async def on_file(turn: Turn, message: Message) -> None:
+    """A file for an existing report: examined and cleaned like report evidence."""
+    from bot import report_flow
+
+    if turn.state.step != "file" or not turn.state.case_id:
+        await turn.say(turn.t("input.file_not_expected"))
+        return
+    answer = files.describe(message)
+    if answer is None:
+        await turn.say(turn.t("report.evidence.unsupported"))
+        return
+    try:
+        examined = await files.examine(turn.bot, answer)
+    except files.FileRefused as refused:
+        await turn.say(turn.t(refused.key, **refused.values))
+        return
+    await report_flow.take_file(turn, examined)
+
+
+async def send_file(turn: Turn, answer: EvidenceAnswer) -> None:
+    """Seal an accepted file into the reporter's case."""
+    assert turn.state.case_id is not None
+    try:
+        prepared = await files.prepare(turn.bot, answer)
+        await cases.add_from_reporter(
+            turn.vault, case_id=turn.state.case_id, kind=cases.EVIDENCE, evidence=prepared
+        )
+    except files.FileRefused as refused:
+        await turn.say(turn.t(refused.key, **refused.values))
+        return
+    except NotFoundError:
+        await turn.say(turn.t("status.gone"))
+        return
+    turn.state.step = "view"
+    await turn.say(turn.t("status.evidence.sent"))
+
+
+# --- pushed messages ------------------------------------------------------------------------------
+
+
+async def read_pushed(turn: Turn, entry_id: int, message_id: int) -> str | None:
+    """Show a pushed message in place of its discreet notice; the outbox copy is destroyed once shown.
+
+    Threat: forged callback data naming another reporter's message. Why the contact check: the entry's
+    case must be reachable at this very chat, or nothing is shown.
+    """
+    entry = await outbox.get(turn.vault, entry_id=entry_id)
+    if (
+        entry is None
+        or entry.kind != outbox.REPORTER_MESSAGE
+        or entry.status != "notified"
+        or not entry.case_id
+    ):
+        return turn.t("push.gone")
+    if await cases.open_contact(turn.vault, case_id=entry.case_id) != str(turn.chat_id):
+        return turn.t("button.stale")
+    text = outbox.open_reporter_payload(turn.vault, entry)
+    turn.state.inbox[str(entry_id)] = entry.case_id
+    await turn.edit(
+        message_id, turn.t("push.message", text=text), [[(turn.t("button.reply"), f"x|reply|{entry_id}")]]
+    )
+    await outbox.finish(turn.vault, entry_id=entry_id, status="sent")
+    return None
+
+
+async def reply_pushed(turn: Turn, entry_id: str) -> str | None:
+    """The reporter pressed Reply under a team message: their next text goes to that case."""
+    case_id = turn.state.inbox.get(entry_id)
+    if case_id is None:
+        return turn.t("button.stale")
+    if turn.state.flow == "report":
+        # Why not start over: a half-written report must survive; the reply waits for its own prompt.
+        turn.state.inbox["reply"] = case_id
+    else:
+        turn.state.start("status", "reply")
+        turn.state.case_id = case_id
+    await turn.say(turn.t("status.reply.prompt"))
+    return None

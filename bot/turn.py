@@ -1,0 +1,105 @@
+"""One update being handled: the chat's state, its language, and the ways to answer.
+
+Every message the bot sends in a flow, and every message the reporter sends, is recorded in the
+state's trail so that /wipe and a finished report can delete them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bot.catalogue import Catalogue, Translator
+from bot.state import ChatState
+from policies.schema import PolicyDocument
+from storage.vault import Vault
+
+log = logging.getLogger(__name__)
+
+Keyboard = list[list[tuple[str, str]]]
+MAX_CALLBACK_BYTES = 64
+
+
+@dataclass
+class Turn:
+    """What a handler needs to answer one update."""
+
+    bot: Bot
+    vault: Vault
+    chat_id: int
+    state: ChatState
+    t: Translator
+    policy: PolicyDocument
+    catalogue: Catalogue
+
+    def data(self, action: str, arg: str = "") -> str:
+        """Callback data for a button of the current flow: `<token>|<action>|<arg>` (at most 64 bytes)."""
+        value = f"{self.state.token}|{action}|{arg}"
+        if len(value.encode()) > MAX_CALLBACK_BYTES:
+            raise ValueError(f"callback data too long for {action}")
+        return value
+
+    def markup(self, rows: Keyboard | None) -> InlineKeyboardMarkup | None:
+        if not rows:
+            return None
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+        )
+
+    async def say(self, text: str, keyboard: Keyboard | None = None) -> Message:
+        """Send a message in this chat and remember it for wiping."""
+        message = await self.bot.send_message(self.chat_id, text, reply_markup=self.markup(keyboard))
+        self.state.trail.append(message.message_id)
+        return message
+
+    async def edit(self, message_id: int, text: str, keyboard: Keyboard | None = None) -> None:
+        """Replace the text (and buttons) of an earlier bot message; if it can't be edited, send anew."""
+        try:
+            await self.bot.edit_message_text(
+                text, self.chat_id, message_id, reply_markup=self.markup(keyboard)
+            )
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return
+            await self.say(text, keyboard)
+
+    async def drop_buttons(self, message_id: int) -> None:
+        """Remove the buttons of an answered question, so it cannot be pressed twice."""
+        with contextlib.suppress(BadRequest):
+            await self.bot.edit_message_reply_markup(self.chat_id, message_id, reply_markup=None)
+
+    def remember(self, message_id: int) -> None:
+        """Add a reporter's message to the trail."""
+        self.state.trail.append(message_id)
+
+    async def delete_now(self, message_id: int) -> bool:
+        """Delete one message at once (a receipt code the reporter typed); True if it went."""
+        try:
+            return bool(await self.bot.delete_message(self.chat_id, message_id))
+        except (BadRequest, Forbidden):
+            return False
+
+    async def wipe(self, *, keep: tuple[int, ...] = ()) -> tuple[int, int]:
+        """Delete every message in the trail that Telegram allows; returns (deleted, left)."""
+        ids = [m for m in dict.fromkeys(self.state.trail) if m not in keep]
+        deleted = 0
+        for start in range(0, len(ids), 100):
+            batch = ids[start : start + 100]
+            for message_id in batch:
+                # Why one by one: deleteMessages reports success even when it skips messages older than
+                # 48 hours, and the reporter must be told plainly what is still there.
+                if await self.delete_now(message_id):
+                    deleted += 1
+        self.state.trail = [m for m in self.state.trail if m in keep]
+        return deleted, len(ids) - deleted
+
+    async def notify_failure(self, key: str) -> None:
+        """Tell the reporter something went wrong, without adding it to the state (which may not be saved)."""
+        try:
+            await self.bot.send_message(self.chat_id, self.t(key))
+        except TelegramError:
+            log.warning("could not tell a chat about a failure")
