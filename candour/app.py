@@ -1,12 +1,21 @@
-"""The composition root: builds the vault (and later the bot and desk) from one Settings object."""
+"""The composition root: builds the vault and the bot (and later the desk) from one Settings object."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from sqlmodel import select
 
+from bot.application import build_application
+from bot.catalogue import Catalogue
+from bot.emulator import TelegramEmulator
+from bot.sandbox import SANDBOX_TOKEN, SANDBOX_USER, chat_in_terminal
 from candour.settings import Settings
 from policies.loader import load_policy, starter_policy_text
 from storage import keyring, migrate, officers, policy_store
@@ -189,3 +198,57 @@ def _restrict(settings: Settings) -> None:
     for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if candidate.exists():
             candidate.chmod(0o600)
+
+
+async def serve_bot(settings: Settings, vault: Vault, *, stop: asyncio.Event) -> None:
+    """Run the bot against Telegram (or CANDOUR_TELEGRAM_API_URL) with long polling until `stop` is set."""
+    assert settings.telegram_token is not None
+    application = build_application(
+        token=settings.telegram_token.get_secret_value(),
+        vault=vault,
+        catalogue=Catalogue(),
+        api_url=settings.telegram_api_url,
+    )
+    async with application:
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(drop_pending_updates=False)
+        await stop.wait()
+        await application.updater.stop()
+        await application.stop()
+
+
+async def run_sandbox(
+    vault: Vault, *, read_line: Callable[[], str] | None = None, out: TextIO | None = None
+) -> None:
+    """The real bot against the local emulator, with the reporter's chat in the terminal."""
+    async with TelegramEmulator() as emu:
+        emu.add_bot(SANDBOX_TOKEN)
+        user = emu.add_user(user_id=SANDBOX_USER, first_name="Sandbox", language_code="en")
+        application = build_application(
+            token=SANDBOX_TOKEN,
+            vault=vault,
+            catalogue=Catalogue(),
+            api_url=emu.root_url,
+            delivery_interval=1.0,
+        )
+        async with application:
+            await application.start()
+            assert application.updater is not None
+            await application.updater.start_polling(poll_interval=0, timeout=1)
+            try:
+                await chat_in_terminal(emu, user=user, read_line=read_line, out=out or sys.stdout)
+            finally:
+                await application.updater.stop()
+                await application.stop()
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log to stderr; libraries that would print the bot token (httpx logs request URLs) stay at WARNING.
+
+    Threat: log output is treated as published. Nothing Candour logs names a user; the bot token is a
+    secret, and httpx writes it into every request line at INFO.
+    """
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -10,7 +10,9 @@ import asyncio
 import functools
 import getpass
 import json
+import logging
 import mimetypes
+import signal
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
@@ -20,7 +22,15 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
-from candour.app import AdminSpec, initialise, kdf_params, open_vault
+from candour.app import (
+    AdminSpec,
+    configure_logging,
+    initialise,
+    kdf_params,
+    open_vault,
+    run_sandbox,
+    serve_bot,
+)
 from candour.settings import Settings
 from policies.errors import PolicyError, PolicyInvalidError
 from policies.loader import load_policy
@@ -188,6 +198,63 @@ def _read_bytes(path: Path) -> bytes:
         raise CandourError(f"no such file: {path}") from None
     except OSError as exc:
         raise CandourError(f"cannot read {path}: {type(exc).__name__}") from None
+
+
+# --- run ----------------------------------------------------------------------------------------
+
+
+@main.command()
+def run() -> None:
+    """Run Candour: the bot on Telegram if a token is set, otherwise the sandbox chat in this terminal.
+
+    On a machine that is not yet set up, `candour init` runs first and asks for the first officer.
+    """
+    settings = _settings()
+    configure_logging()
+    if run_async(_needs_admin(settings)):
+        click.echo("Candour is not set up here yet; setting it up first.")
+        click.get_current_context().invoke(init)
+    if settings.telegram_token is None:
+        click.echo("No CANDOUR_TELEGRAM_TOKEN is set: starting the sandbox instead of the Telegram bot.")
+        run_async(_sandbox(settings))
+        return
+
+    async def _serve() -> None:
+        vault = await open_vault(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            click.echo("Candour bot running; Ctrl+C stops it.")
+            await serve_bot(settings, vault, stop=stop)
+        finally:
+            await vault.db.dispose()
+
+    run_async(_serve())
+
+
+@main.command()
+def sandbox() -> None:
+    """Chat with the real bot in this terminal, through a local Telegram emulator (no account needed)."""
+    settings = _settings()
+    configure_logging(logging.WARNING)
+    if run_async(_needs_admin(settings)):
+        click.echo("Candour is not set up here yet; setting it up first.")
+        click.get_current_context().invoke(init)
+    run_async(_sandbox(settings))
+
+
+async def _sandbox(settings: Settings) -> None:
+    vault = await open_vault(settings)
+    try:
+        await run_sandbox(vault)
+    finally:
+        await vault.db.dispose()
+    click.echo(
+        "\nSandbox closed. Read a report as an officer with: candour case list --as LOGIN, then "
+        "candour case show REFERENCE --as LOGIN"
+    )
 
 
 # --- officers -------------------------------------------------------------------------------------
