@@ -65,7 +65,7 @@ class Catalogue:
                     return self._by_language[candidate]
         return self._by_language[DEFAULT_LANGUAGE]
 
-    def keys(self) -> set[str]:
+    def message_ids(self) -> set[str]:
         """Every message id of the English catalogue (for completeness tests)."""
         translations = self._by_language[DEFAULT_LANGUAGE]._translations
         return {str(k) for k in translations._catalog if k}
