@@ -101,7 +101,6 @@ def build_application(
         # Why a small pool: measured faster than the default of 256 for a bot talking to one API host.
         .request(HTTPXRequest(connection_pool_size=connection_pool_size))
         .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=30))
-        .post_init(_post_init)
     )
     if api_url:
         root = api_url.rstrip("/")
@@ -142,7 +141,12 @@ def register(application: Application) -> None:
     application.add_error_handler(on_error)
 
 
-async def _post_init(application: Application) -> None:
+async def start_services(application: Application) -> None:
+    """After `application.initialize()`: register the commands and schedule push delivery.
+
+    Why not ApplicationBuilder.post_init: python-telegram-bot calls that only from run_polling and
+    run_webhook, and Candour starts the application itself (beside the sandbox or the desk).
+    """
     services: handlers.BotServices = application.bot_data["services"]
     t = services.catalogue.for_language(None)
     await application.bot.set_my_commands(

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from sqlmodel import select
 
-from bot.application import build_application
+from bot.application import build_application, start_services
 from bot.catalogue import Catalogue
 from bot.emulator import TelegramEmulator
 from bot.sandbox import SANDBOX_TOKEN, SANDBOX_USER, chat_in_terminal
@@ -210,6 +210,7 @@ async def serve_bot(settings: Settings, vault: Vault, *, stop: asyncio.Event) ->
         api_url=settings.telegram_api_url,
     )
     async with application:
+        await start_services(application)
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(drop_pending_updates=False)
@@ -233,6 +234,7 @@ async def run_sandbox(
             delivery_interval=1.0,
         )
         async with application:
+            await start_services(application)
             await application.start()
             assert application.updater is not None
             await application.updater.start_polling(poll_interval=0, timeout=1)
@@ -250,5 +252,5 @@ def configure_logging(level: int = logging.INFO) -> None:
     secret, and httpx writes it into every request line at INFO.
     """
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "uvicorn.access"):
+    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

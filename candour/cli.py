@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
+from telegram.error import InvalidToken, NetworkError
 
 from candour.app import (
     AdminSpec,
@@ -228,6 +229,12 @@ def run() -> None:
         try:
             click.echo("Candour bot running; Ctrl+C stops it.")
             await serve_bot(settings, vault, stop=stop)
+        except InvalidToken:
+            raise CandourError("Telegram refused the token in CANDOUR_TELEGRAM_TOKEN") from None
+        except NetworkError:
+            raise CandourError(
+                "cannot reach the Telegram Bot API (check the network or CANDOUR_TELEGRAM_API_URL)"
+            ) from None
         finally:
             await vault.db.dispose()
 

@@ -12,7 +12,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.application import build_application
+from bot.application import build_application, start_services
 from bot.catalogue import Catalogue
 from bot.emulator import TelegramEmulator
 from bot.emulator.state import FakeUser
@@ -46,6 +46,7 @@ class BotWorld:
 
         self.app.add_handler(TypeHandler(Update, record), group=1000)
         await self.app.initialize()
+        await start_services(self.app)
         await self.app.start()
         assert self.app.updater is not None
         await self.app.updater.start_polling(poll_interval=0, timeout=1)
