@@ -244,7 +244,7 @@ async def message_reporter(vault: Vault, *, officer: UnlockedOfficer, reference:
         )
         await audit.append(
             session,
-            at=coarsen(vault.clock.now()),
+            at=now,
             actor=officer.actor,
             action="case.messaged",
             case_id=case.id,
@@ -263,7 +263,7 @@ async def add_note(vault: Vault, *, officer: UnlockedOfficer, reference: str, te
         item = await _officer_item(session, case, officer, NOTE, {"text": text}, now, for_reporter=False)
         await audit.append(
             session,
-            at=coarsen(vault.clock.now()),
+            at=now,
             actor=officer.actor,
             action="case.noted",
             case_id=case.id,
@@ -364,7 +364,7 @@ async def change_status(
         session.add(case)
         await audit.append(
             session,
-            at=coarsen(vault.clock.now()),
+            at=now,
             actor=officer.actor,
             action="case.status",
             case_id=case.id,
@@ -640,7 +640,7 @@ async def purge(vault: Vault, *, reference: str, actor: str, reason: str = "rete
         session.add(case)
         await audit.append(
             session,
-            at=coarsen(vault.clock.now()),
+            at=now,
             actor=actor,
             action="case.purged",
             case_id=case.id,
@@ -650,6 +650,7 @@ async def purge(vault: Vault, *, reference: str, actor: str, reason: str = "rete
 
 async def shred_contact(vault: Vault, *, case_id: str, actor: str = "system") -> bool:
     """Destroy a case's contact handle (after the last check-in); True if one existed."""
+    now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         row = await session.get(ContactHandle, case_id)
         if row is None:
@@ -657,7 +658,7 @@ async def shred_contact(vault: Vault, *, case_id: str, actor: str = "system") ->
         await session.delete(row)
         await audit.append(
             session,
-            at=coarsen(vault.clock.now()),
+            at=now,
             actor=actor,
             action="case.contact-shredded",
             case_id=case_id,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -125,16 +125,8 @@ class Database:
         more than its cryptography (benchmarks/README.md). Here the whole unit of work, sealing included,
         runs in one worker thread on a plain synchronous connection, and the event loop stays free.
         """
-        try:
+        with _outage_as_unavailable():
             return await asyncio.to_thread(self._run_in_thread, work)
-        except OperationalError as exc:
-            raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
-            raise
-        except OSError as exc:
-            raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
 
     def _run_in_thread(self, work: Callable[[Session], T]) -> T:
         with Session(self._sync_engine, expire_on_commit=False) as session, session.begin():
@@ -142,23 +134,10 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session in one transaction: committed if the block succeeds, rolled back if it raises.
-
-        Operational failures (server gone, connection refused, SQLite busy past its timeout) become
-        DatabaseUnavailableError so front doors can say "try again shortly"; anything else propagates.
-        """
-        try:
+        """A session in one transaction: committed if the block succeeds, rolled back if it raises."""
+        with _outage_as_unavailable():
             async with self._sessions() as session, session.begin():
                 yield session
-        except OperationalError as exc:
-            raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
-            raise
-        except OSError as exc:
-            # asyncpg reports refused or unreachable servers as plain socket errors.
-            raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
 
     async def ping(self) -> None:
         """Raise DatabaseUnavailableError unless the database answers."""
@@ -168,6 +147,23 @@ class Database:
     async def dispose(self) -> None:
         await self.engine.dispose()
         self._sync_engine.dispose()
+
+
+@contextmanager
+def _outage_as_unavailable() -> Iterator[None]:
+    """Turn operational failures (server gone, connection refused, SQLite busy past its timeout) into
+    DatabaseUnavailableError, so front doors can say "try again shortly"; anything else propagates."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
+        raise
+    except OSError as exc:
+        # asyncpg reports refused or unreachable servers as plain socket errors.
+        raise DatabaseUnavailableError(_describe_unavailable(exc)) from None
 
 
 def _describe_unavailable(exc: BaseException) -> str:
