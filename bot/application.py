@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -47,15 +48,21 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         if chat is None:
             await coroutine
             return
-        self._waiting[chat.id] += 1
+        async with self.chat_lock(chat.id):
+            await coroutine
+
+    @asynccontextmanager
+    async def chat_lock(self, chat_id: int) -> AsyncIterator[None]:
+        """Hold a chat's turn: also taken by push delivery, which loads and saves the same chat state."""
+        self._waiting[chat_id] += 1
         try:
-            async with self._locks[chat.id]:
-                await coroutine
+            async with self._locks[chat_id]:
+                yield
         finally:
-            self._waiting[chat.id] -= 1
-            if not self._waiting[chat.id]:
-                del self._waiting[chat.id]
-                self._locks.pop(chat.id, None)
+            self._waiting[chat_id] -= 1
+            if not self._waiting[chat_id]:
+                del self._waiting[chat_id]
+                self._locks.pop(chat_id, None)
 
     async def initialize(self) -> None:
         return None
@@ -154,8 +161,13 @@ async def start_services(application: Application) -> None:
     )
     owner = delivery.worker_name()
 
+    processor = application.update_processor
+    chat_lock = processor.chat_lock if isinstance(processor, ChatOrderedProcessor) else None
+
     async def _deliver(context: ContextTypes.DEFAULT_TYPE) -> None:
-        await delivery.deliver_due(services.vault, context.bot, services.catalogue, owner=owner)
+        await delivery.deliver_due(
+            services.vault, context.bot, services.catalogue, owner=owner, chat_lock=chat_lock
+        )
 
     if application.job_queue is not None:
         application.job_queue.run_repeating(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import socket
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
@@ -31,8 +33,22 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
 
 
-async def deliver_due(vault: Vault, bot: Bot, catalogue: Catalogue, *, owner: str) -> int:
-    """Send a notice for every due message to a reporter; returns how many were sent."""
+ChatLock = Callable[[int], AbstractAsyncContextManager[None]]
+
+
+@asynccontextmanager
+async def _no_lock(_chat_id: int) -> AsyncIterator[None]:
+    yield
+
+
+async def deliver_due(
+    vault: Vault, bot: Bot, catalogue: Catalogue, *, owner: str, chat_lock: ChatLock | None = None
+) -> int:
+    """Send a notice for every due message to a reporter; returns how many were sent.
+
+    Why the chat lock: the notice's message id joins the chat's sealed state (so /wipe removes it); an
+    update of the same chat handled meanwhile would otherwise be overwritten by this older state.
+    """
     try:
         entries = await outbox.claim_due(vault, kinds=(outbox.REPORTER_MESSAGE,), owner=owner, lease=LEASE)
     except DatabaseUnavailableError:
@@ -48,30 +64,34 @@ async def deliver_due(vault: Vault, bot: Bot, catalogue: Catalogue, *, owner: st
         if contact is None:
             await outbox.finish(vault, entry_id=entry.id, status="failed", error="no contact handle")
             continue
-        chat_id = int(contact)
-        chat_state = await state.load(vault, chat_id)
-        t = catalogue.for_language(chat_state.language)
-        markup = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(t("button.read"), callback_data=f"x|read|{entry.id}")]]
-        )
-        try:
-            notice = await bot.send_message(chat_id, t("push.notice"), reply_markup=markup)
-        except RetryAfter:
-            await outbox.finish(
-                vault, entry_id=entry.id, status="pending", keep_payload=True, error="rate limited"
-            )
-            continue
-        except (Forbidden, BadRequest) as exc:
-            # Blocked or deleted chat: record why; the message stays in the case for /status.
-            await outbox.finish(vault, entry_id=entry.id, status="failed", error=type(exc).__name__)
-            continue
-        except TelegramError as exc:
-            await outbox.finish(
-                vault, entry_id=entry.id, status="pending", keep_payload=True, error=type(exc).__name__
-            )
-            continue
-        chat_state.trail.append(notice.message_id)
-        await state.save(vault, chat_id, chat_state)
-        await outbox.finish(vault, entry_id=entry.id, status="notified", keep_payload=True)
-        sent += 1
+        async with (chat_lock or _no_lock)(int(contact)):
+            sent += await _notify(vault, bot, catalogue, entry_id=entry.id, chat_id=int(contact))
     return sent
+
+
+async def _notify(vault: Vault, bot: Bot, catalogue: Catalogue, *, entry_id: int, chat_id: int) -> int:
+    chat_state = await state.load(vault, chat_id)
+    t = catalogue.for_language(chat_state.language)
+    markup = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(t("button.read"), callback_data=f"x|read|{entry_id}")]]
+    )
+    try:
+        notice = await bot.send_message(chat_id, t("push.notice"), reply_markup=markup)
+    except RetryAfter:
+        await outbox.finish(
+            vault, entry_id=entry_id, status="pending", keep_payload=True, error="rate limited"
+        )
+        return 0
+    except (Forbidden, BadRequest) as exc:
+        # Blocked or deleted chat: record why; the message stays in the case for /status.
+        await outbox.finish(vault, entry_id=entry_id, status="failed", error=type(exc).__name__)
+        return 0
+    except TelegramError as exc:
+        await outbox.finish(
+            vault, entry_id=entry_id, status="pending", keep_payload=True, error=type(exc).__name__
+        )
+        return 0
+    chat_state.trail.append(notice.message_id)
+    await state.save(vault, chat_id, chat_state)
+    await outbox.finish(vault, entry_id=entry_id, status="notified", keep_payload=True)
+    return 1

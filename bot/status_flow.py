@@ -113,7 +113,8 @@ async def send_reply(turn: Turn, case_id: str, text: str) -> None:
     except NotFoundError:
         await turn.say(turn.t("status.gone"))
         return
-    await turn.say(turn.t("status.reply.sent"))
+    # Why the actions again: the view's buttons went when Reply was pressed; more may follow.
+    await turn.say(turn.t("status.reply.sent"), _actions(turn) if turn.state.flow == "status" else None)
 
 
 async def on_file(turn: Turn, message: Message) -> None:
@@ -150,7 +151,7 @@ async def send_file(turn: Turn, answer: EvidenceAnswer) -> None:
         await turn.say(turn.t("status.gone"))
         return
     turn.state.step = "view"
-    await turn.say(turn.t("status.evidence.sent"))
+    await turn.say(turn.t("status.evidence.sent"), _actions(turn))
 
 
 # --- pushed messages ------------------------------------------------------------------------------
