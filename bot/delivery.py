@@ -30,7 +30,7 @@ LEASE = timedelta(minutes=2)
 
 def worker_name() -> str:
     """A name for this process's outbox claims (no user data)."""
-    return f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+    return f"{socket.gethostname()[:40]}:{uuid.uuid4().hex[:8]}"
 
 
 ChatLock = Callable[[int], AbstractAsyncContextManager[None]]
@@ -60,7 +60,13 @@ async def deliver_due(
         try:
             contact = await cases.open_contact(vault, case_id=entry.case_id)
         except DecryptionError:
-            contact = None
+            # Most likely the relay key was rotated and this process still has the old keyring: leave the
+            # message for a restarted process rather than destroy it.
+            log.warning("a contact handle does not open with this keyring; restart after rotating relay keys")
+            await outbox.finish(
+                vault, entry_id=entry.id, status="pending", keep_payload=True, error="keyring"
+            )
+            continue
         if contact is None:
             await outbox.finish(vault, entry_id=entry.id, status="failed", error="no contact handle")
             continue

@@ -40,6 +40,7 @@ SUBSTEPS = {
 WHEN_CHOICES = ("ongoing", "today", "week", "month", "earlier")
 MAX_SHORT_ANSWER = 300
 MAX_NARRATIVE = 20_000
+MAX_FILES = 30  # storage.vault.Limits.max_evidence_items
 STAFF_NUMBER = re.compile(r"\b([A-Za-z]{0,3}\s?\d{2,7})\b")
 
 
@@ -261,8 +262,8 @@ async def on_text(turn: Turn, message: Message) -> None:
         await turn.say(t("input.text_expected"))
         return
     if step == "narrative":
-        total = sum(len(p) for p in state.narrative) + len(text)
-        if total > MAX_NARRATIVE:
+        # Counted as the vault will store it: the parts joined by blank lines.
+        if len("\n\n".join([*state.narrative, text])) > MAX_NARRATIVE:
             await turn.say(t("report.narrative.too_long", limit=MAX_NARRATIVE))
             return
         state.narrative.append(text)
@@ -385,6 +386,9 @@ async def on_file(turn: Turn, message: Message) -> None:
     t = turn.t
     if answer is None:
         await turn.say(t("report.evidence.unsupported"))
+        return
+    if len(turn.state.evidence) >= MAX_FILES:
+        await turn.say(t("report.evidence.too_many", limit=MAX_FILES))
         return
     try:
         examined = await files.examine(turn.bot, answer)

@@ -38,7 +38,8 @@ __all__ = [
 Priority = Literal["low", "normal", "high", "urgent"]
 PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high", "urgent")
 
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# Why 40: ids travel in Telegram button data (at most 64 bytes, with the bot's own prefix).
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 PathPart = str | int
 Path = tuple[PathPart, ...]
@@ -65,7 +66,7 @@ def _check_id(value: str) -> str:
         raise PydanticCustomError(
             "policy_id",
             "{value} is not a valid id: use lower-case letters, digits and '-', "
-            "starting with a letter or digit, at most 63 characters",
+            "starting with a letter or digit, at most 40 characters",
             {"value": repr(value)},
         )
     return value

@@ -13,6 +13,7 @@ from typing import Any
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.clock import coarsen
 from storage.db import insert_rows
 from storage.models import OutboxEntry
 from storage.vault import Vault
@@ -192,7 +193,7 @@ async def finish(
         entry.status, entry.lease_owner, entry.lease_until = status, None, None
         entry.last_error = error[:200] if error else None
         if status in ("sent", "failed", "cancelled"):
-            entry.done_at = vault.clock.now()
+            entry.done_at = coarsen(vault.clock.now())
         if not keep_payload:
             entry.sealed_payload, entry.key_id = None, None
         session.add(entry)
