@@ -6,6 +6,7 @@ language code only picks a catalogue for this one reply.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -56,6 +57,9 @@ def with_turn(handler: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE],
                 policy = await policy_store.active(session)
         except DatabaseUnavailableError:
             await _tell(context, chat.id, fallback("error.database"))
+            if update.callback_query is not None:
+                with contextlib.suppress(TelegramError):
+                    await update.callback_query.answer()
             return
         t = services.catalogue.for_language(chat_state.language, user.language_code if user else None)
         turn = Turn(
@@ -240,8 +244,17 @@ async def on_file(turn: Turn, update: Update) -> None:
         await report_flow.on_file(turn, message)
     elif turn.state.flow == "status":
         await status_flow.on_file(turn, message)
+    elif turn.state.flow == "report" and _after_evidence(turn.state.step):
+        await turn.say(turn.t("input.answer_first"))
     else:
         await turn.say(turn.t("input.file_not_expected"))
+
+
+def _after_evidence(step: str) -> bool:
+    """Steps at which files were already asked for (or are being asked about)."""
+    order = report_flow.STEPS
+    main = report_flow.SUBSTEPS.get(step, step)
+    return main in order and order.index(main) >= order.index("evidence")
 
 
 @with_turn
@@ -276,7 +289,7 @@ async def on_button(turn: Turn, update: Update) -> None:
         notice = await _global_button(
             turn, parts[1], parts[2], query.message.message_id if query.message else 0
         )
-    elif parts[0] != turn.state.token or turn.state.flow == "idle":
+    elif parts[0] != turn.state.button_prefix() or turn.state.flow == "idle":
         notice = turn.t("button.stale")
     else:
         notice = await _flow_button(
@@ -330,7 +343,7 @@ async def _flow_button(turn: Turn, action: str, arg: str, message_id: int) -> st
         await turn.drop_buttons(message_id)
         await report_flow.begin(turn)
         return None
-    if state_.flow == "status":
+    if state_.flow == "status" and state_.step not in ("evidence_metadata", "evidence_unchecked"):
         signal = await status_flow.on_button(turn, action)
     else:
         signal = await report_flow.on_button(turn, action, arg)

@@ -38,6 +38,7 @@ SUBSTEPS = {
     "evidence_unchecked": "evidence",
 }
 WHEN_CHOICES = ("ongoing", "today", "week", "month", "earlier")
+EDITABLE = ("categories", "narrative", "when", "where", "people", "witnesses", "evidence", "answers")
 MAX_SHORT_ANSWER = 300
 MAX_NARRATIVE = 20_000
 MAX_FILES = 30  # storage.vault.Limits.max_evidence_items
@@ -162,7 +163,7 @@ async def prompt(turn: Turn) -> None:
 
 def review_keyboard(turn: Turn) -> Keyboard:
     t = turn.t
-    sections = ("categories", "narrative", "when", "where", "people", "witnesses", "evidence", "answers")
+    sections = EDITABLE
     rows: Keyboard = [[(t("button.submit"), turn.data("submit"))]]
     for first, second in zip(sections[::2], sections[1::2], strict=True):
         rows.append(
@@ -329,12 +330,22 @@ async def on_button(turn: Turn, action: str, arg: str) -> str | None:
         await advance(turn)
     elif step == "people" and action in ("skip", "done"):
         await advance(turn)
-    elif step == "person_role" and action == "role" and state.person is not None:
-        state.person.role = arg if arg in turn.policy.subject_roles else None
+    elif (
+        step == "person_role"
+        and action == "role"
+        and state.person is not None
+        and (arg == "" or arg in turn.policy.subject_roles)
+    ):
+        state.person.role = arg or None
         state.step = "person_unit"
         await prompt(turn)
-    elif step == "person_unit" and action == "punit" and state.person is not None:
-        state.person.unit = arg if any(u.id == arg for u in turn.policy.units) else None
+    elif (
+        step == "person_unit"
+        and action == "punit"
+        and state.person is not None
+        and (arg == "" or any(u.id == arg for u in turn.policy.units))
+    ):
+        state.person.unit = arg or None
         state.people.append(state.person)
         state.step = "person_more"
         await prompt(turn)
@@ -350,28 +361,42 @@ async def on_button(turn: Turn, action: str, arg: str) -> str | None:
         await advance(turn)
     elif step == "evidence" and action in ("done", "skip"):
         await advance(turn)
-    elif step == "evidence_metadata" and action == "meta" and state.pending_evidence is not None:
+    elif (
+        step == "evidence_metadata"
+        and action == "meta"
+        and arg in ("strip", "keep")
+        and state.pending_evidence
+    ):
         state.pending_evidence.keep_metadata = arg == "keep"
         await _accept_pending(turn)
-    elif step == "evidence_unchecked" and action == "unchk" and state.pending_evidence is not None:
+    elif (
+        step == "evidence_unchecked"
+        and action == "unchk"
+        and arg in ("send", "drop")
+        and state.pending_evidence
+    ):
         if arg == "send":
             await _accept_pending(turn)
+        elif state.flow == "status":
+            state.pending_evidence = None
+            state.step = "file"
+            await turn.say(t("status.evidence.prompt"))
         else:
             state.pending_evidence = None
             state.step = "evidence"
             await prompt(turn)
-    elif step == "risk" and action == "yn":
+    elif step == "risk" and action == "yn" and arg in ("yes", "no"):
         state.risk_of_harm = arg == "yes"
         if state.risk_of_harm:
             await turn.say(t("report.risk.emergency"))
         await advance(turn)
-    elif step == "reported_before" and action == "yn":
+    elif step == "reported_before" and action == "yn" and arg in ("yes", "no", "unsure"):
         state.reported_before = None if arg == "unsure" else arg == "yes"
         await advance(turn)
-    elif step == "checkins" and action == "yn":
+    elif step == "checkins" and action == "yn" and arg in ("yes", "no"):
         state.checkin_consent = arg == "yes"
         await advance(turn)
-    elif step == "review" and action == "edit":
+    elif step == "review" and action == "edit" and arg in EDITABLE:
         await edit_section(turn, arg)
     elif step == "review" and action == "submit":
         return "submit"

@@ -8,12 +8,38 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timedelta
 from typing import Any
 
 from storage import drafts
+from storage.clock import coarsen
 from storage.vault import Vault
 
 STATE_VERSION = 1
+# Every step of every flow, so a button can name the step it was made for in two characters.
+ALL_STEPS = (
+    "",
+    "categories",
+    "narrative",
+    "when",
+    "where",
+    "people",
+    "person_role",
+    "person_unit",
+    "person_more",
+    "witnesses",
+    "evidence",
+    "evidence_metadata",
+    "evidence_unchecked",
+    "risk",
+    "reported_before",
+    "checkins",
+    "review",
+    "code",
+    "view",
+    "reply",
+    "file",
+)
 
 
 @dataclass
@@ -63,6 +89,7 @@ class ChatState:
     reported_before: bool | None = None
     checkin_consent: bool | None = None
     trail: list[int] = field(default_factory=list)
+    touched: str = ""
     case_id: str | None = None
     inbox: dict[str, str] = field(default_factory=dict)
 
@@ -72,6 +99,14 @@ class ChatState:
         self.__dict__.update(ChatState().__dict__)
         self.language, self.trail, self.inbox = language, trail, inbox
         self.flow, self.step, self.token = flow, step, secrets.token_urlsafe(4)
+
+    def button_prefix(self) -> str:
+        """What a button made now must carry: the flow's token and the current step.
+
+        Why the step: a button left on an earlier message (an old Done) must not act on a later step.
+        """
+        code = ALL_STEPS.index(self.step) if self.step in ALL_STEPS else 99
+        return f"{self.token}.{code}"
 
     def reset(self) -> None:
         """Back to idle, forgetting answers but not the language or messages still to wipe."""
@@ -98,10 +133,22 @@ def chat_ref(chat_id: int) -> str:
     return f"telegram:{chat_id}"
 
 
+ANSWERS_LIFETIME = timedelta(hours=24)
+# Why longer than the answers: Telegram lets the bot delete messages for 48 hours, so /wipe must still
+# know their ids after a half-written report's answers have expired, and a while beyond, to say plainly
+# how many it could not delete.
+TRAIL_LIFETIME = timedelta(hours=72)
+
+
 async def load(vault: Vault, chat_id: int) -> ChatState:
-    """The chat's state, or a fresh idle one."""
+    """The chat's state, or a fresh idle one; a report untouched for 24 hours loses its answers."""
     data = await drafts.load(vault, chat_ref=chat_ref(chat_id))
-    return ChatState.from_json(data) if data else ChatState()
+    chat_state = ChatState.from_json(data) if data else ChatState()
+    if chat_state.flow != "idle" and chat_state.touched:
+        touched = datetime.fromisoformat(chat_state.touched)
+        if vault.clock.now() - touched >= ANSWERS_LIFETIME + timedelta(hours=1):
+            chat_state.reset()
+    return chat_state
 
 
 async def save(vault: Vault, chat_id: int, state: ChatState) -> None:
@@ -109,4 +156,5 @@ async def save(vault: Vault, chat_id: int, state: ChatState) -> None:
     if state.flow == "idle" and not state.trail and not state.inbox and state.language is None:
         await drafts.discard(vault, chat_ref=chat_ref(chat_id))
         return
-    await drafts.save(vault, chat_ref=chat_ref(chat_id), state=state.to_json())
+    state.touched = coarsen(vault.clock.now()).isoformat()
+    await drafts.save(vault, chat_ref=chat_ref(chat_id), state=state.to_json(), lifetime=TRAIL_LIFETIME)

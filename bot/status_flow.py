@@ -100,8 +100,8 @@ async def on_text(turn: Turn, message: Message) -> None:
     if turn.state.step == "code":
         await on_code(turn, message)
     elif turn.state.step == "reply" and turn.state.case_id:
+        turn.state.step = "view"  # first: the buttons sent with the confirmation belong to the view
         await send_reply(turn, turn.state.case_id, message.text or "")
-        turn.state.step = "view"
     else:
         await turn.say(turn.t("input.use_buttons"))
 

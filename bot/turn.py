@@ -37,8 +37,8 @@ class Turn:
     catalogue: Catalogue
 
     def data(self, action: str, arg: str = "") -> str:
-        """Callback data for a button of the current flow: `<token>|<action>|<arg>` (at most 64 bytes)."""
-        value = f"{self.state.token}|{action}|{arg}"
+        """Callback data for a button of the current step: `<token>.<step>|<action>|<arg>` (at most 64 bytes)."""
+        value = f"{self.state.button_prefix()}|{action}|{arg}"
         if len(value.encode()) > MAX_CALLBACK_BYTES:
             raise ValueError(f"callback data too long for {action}")
         return value

@@ -21,11 +21,14 @@ DRAFT_PURPOSE = "draft"
 DRAFT_LIFETIME = timedelta(hours=24)
 # Why the extra hour: expiry is counted from the hour-coarsened time (an exact time would say when the
 # reporter was typing), so a draft lives between 24 and 25 hours, never less than the promised 24.
-_EXPIRY = DRAFT_LIFETIME + timedelta(hours=1)
+_ROUNDING = timedelta(hours=1)
 
 
-async def save(vault: Vault, *, chat_ref: str, state: dict[str, Any]) -> None:
-    """Seal and store the draft of a chat (replacing the previous one); it expires 24 hours later."""
+async def save(
+    vault: Vault, *, chat_ref: str, state: dict[str, Any], lifetime: timedelta = DRAFT_LIFETIME
+) -> None:
+    """Seal and store the draft of a chat (replacing the previous one); it expires `lifetime` later
+    (24 hours unless the front door keeps something longer, such as message ids still deletable)."""
     tag = vault.keys.chat_tag(chat_ref)
     key_id, sealed = vault.keys.relay.seal(
         json.dumps(state, separators=(",", ":")).encode("utf-8"), purpose=DRAFT_PURPOSE, context=tag.hex()
@@ -39,11 +42,11 @@ async def save(vault: Vault, *, chat_ref: str, state: dict[str, Any]) -> None:
                 key_id=key_id,
                 sealed=sealed,
                 updated_at=coarsen(now),
-                expires_at=coarsen(now) + _EXPIRY,
+                expires_at=coarsen(now) + lifetime + _ROUNDING,
             )
         else:
             row.key_id, row.sealed, row.updated_at = key_id, sealed, coarsen(now)
-            row.expires_at = coarsen(now) + _EXPIRY
+            row.expires_at = coarsen(now) + lifetime + _ROUNDING
         session.add(row)
 
 

@@ -141,3 +141,20 @@ async def test_report_about_standards_unit_reaches_independent_queue_only(
     assert opened.queues == ("independent-review",)
     with pytest.raises(NotEntitledError):
         await casework.open_case(vault, officer=alice, reference=view.reference)
+
+
+async def test_file_added_later_is_asked_about_and_cleaned(world: BotWorld, vault: Vault, alice) -> None:
+    user = world.user(5550003)
+    code = await make_report(world, user)
+    await world.say(user, "/status")
+    await world.say(user, code)
+    await world.tap(user, "Add a file")
+    await world.send_document(user, photo_with_gps(), "later.jpg", "image/jpeg")
+    assert "hidden details" in world.last(user.user_id)
+    await world.tap(user, "Remove the hidden details")
+    assert world.last(user.user_id) == "The file was added to your report."
+    view = await cases.reporter_view(vault, code=code)
+    opened = await casework.open_case(vault, officer=alice, reference=view.reference)
+    later = [i for i in opened.items if i.kind == cases.EVIDENCE][-1]
+    with Image.open(io.BytesIO(later.body)) as image:
+        assert not image.getexif().get_ifd(0x8825)
