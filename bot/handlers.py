@@ -108,6 +108,17 @@ async def leave_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 # --- commands -------------------------------------------------------------------------------------
 
 
+def _reply_with(key: str) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+    """A handler that answers with one catalogue text and changes nothing else."""
+
+    @with_turn
+    async def reply(turn: Turn, update: Update) -> None:
+        _remember(turn, update)
+        await turn.say(turn.t(key))
+
+    return reply
+
+
 def _start_keyboard(turn: Turn) -> list[list[tuple[str, str]]]:
     t = turn.t
     return [
@@ -153,16 +164,10 @@ async def on_status(turn: Turn, update: Update) -> None:
     await status_flow.begin(turn)
 
 
-@with_turn
-async def on_help(turn: Turn, update: Update) -> None:
-    _remember(turn, update)
-    await turn.say(turn.t("help.text"))
+on_help = _reply_with("help.text")
 
 
-@with_turn
-async def on_privacy(turn: Turn, update: Update) -> None:
-    _remember(turn, update)
-    await turn.say(turn.t("privacy.notice"))
+on_privacy = _reply_with("privacy.notice")
 
 
 @with_turn
@@ -201,10 +206,7 @@ async def on_wipe(turn: Turn, update: Update) -> None:
     turn.remember(notice.message_id)
 
 
-@with_turn
-async def on_unknown_command(turn: Turn, update: Update) -> None:
-    _remember(turn, update)
-    await turn.say(turn.t("input.unknown_command"))
+on_unknown_command = _reply_with("input.unknown_command")
 
 
 def _remember(turn: Turn, update: Update) -> None:
@@ -257,16 +259,10 @@ def _after_evidence(step: str) -> bool:
     return main in order and order.index(main) >= order.index("evidence")
 
 
-@with_turn
-async def on_forwarded(turn: Turn, update: Update) -> None:
-    _remember(turn, update)
-    await turn.say(turn.t("input.forwarded"))
+on_forwarded = _reply_with("input.forwarded")
 
 
-@with_turn
-async def on_unsupported(turn: Turn, update: Update) -> None:
-    _remember(turn, update)
-    await turn.say(turn.t("input.unsupported"))
+on_unsupported = _reply_with("input.unsupported")
 
 
 @with_turn

@@ -16,12 +16,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from bot.catalogue import Catalogue
+from bot.emulator import TelegramEmulator
 from candour.app import AdminSpec, initialise, open_vault
 from candour.settings import Settings
 from storage import officers
 from storage.clock import ManualClock
 from storage.officers import UnlockedOfficer
 from storage.vault import Vault
+from tests.bot_world import TOKEN as BOT_TOKEN
+from tests.bot_world import BotWorld
 
 POSTGRES_URL = os.environ.get("CANDOUR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSPHRASE = "correct horse battery staple"
@@ -162,3 +166,16 @@ def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         }
     )
     yield env
+
+
+@pytest.fixture
+async def world(vault: Vault, clock: ManualClock) -> AsyncIterator[BotWorld]:
+    """The real bot polling a local Bot API emulator, on the `vault` installation."""
+    async with TelegramEmulator(now=clock.now) as emu:
+        emu.add_bot(BOT_TOKEN)
+        bot_world = BotWorld(emu=emu, vault=vault, catalogue=Catalogue())
+        await bot_world.start()
+        try:
+            yield bot_world
+        finally:
+            await bot_world.stop()

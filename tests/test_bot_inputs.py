@@ -38,7 +38,6 @@ from bot import evidence
 from bot import state as chat_state
 from bot.application import build_application, start_services
 from bot.catalogue import Catalogue
-from bot.emulator import TelegramEmulator
 from bot.emulator.state import FakeUser
 from bot.handlers import COMMANDS
 from storage import cases, casework
@@ -46,7 +45,7 @@ from storage.db import Database, DatabaseConfig, sqlite_path
 from storage.models import Case
 from storage.officers import UnlockedOfficer
 from storage.vault import Vault
-from tests.bot_world import TOKEN, BotWorld, wait_for
+from tests.bot_world import BotWorld, wait_for
 from tests.test_bot_report import photo_with_gps
 
 T = Catalogue().for_language("en")
@@ -58,18 +57,6 @@ NARRATIVE = "In every briefing my sergeant makes jokes about my accent."
 def engine_name() -> str:
     """SQLite only in this module (the restart test parametrises both engines itself)."""
     return "sqlite"
-
-
-@pytest.fixture
-async def world(vault: Vault, clock) -> AsyncIterator[BotWorld]:
-    async with TelegramEmulator(now=clock.now) as emu:
-        emu.add_bot(TOKEN)
-        bot_world = BotWorld(emu=emu, vault=vault, catalogue=Catalogue())
-        await bot_world.start()
-        try:
-            yield bot_world
-        finally:
-            await bot_world.stop()
 
 
 # --- observing the bot ----------------------------------------------------------------------------------

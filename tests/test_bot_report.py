@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 
 import pytest
 from PIL import Image
 
-from bot.catalogue import Catalogue
-from bot.emulator import TelegramEmulator
 from storage import cases, casework
 from storage.errors import NotEntitledError
 from storage.vault import Vault
-from tests.bot_world import TOKEN, BotWorld
-
-
-@pytest.fixture
-async def world(vault: Vault, clock) -> AsyncIterator[BotWorld]:
-    async with TelegramEmulator(now=clock.now) as emu:
-        emu.add_bot(TOKEN)
-        bot_world = BotWorld(emu=emu, vault=vault, catalogue=Catalogue())
-        await bot_world.start()
-        try:
-            yield bot_world
-        finally:
-            await bot_world.stop()
+from tests.bot_world import BotWorld
 
 
 def photo_with_gps() -> bytes:
