@@ -53,7 +53,7 @@ def with_turn(handler: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE],
         fallback = services.catalogue.for_language(user.language_code if user else None)
         try:
             chat_state = await state.load(services.vault, chat.id)
-            async with services.vault.db.transaction() as session:
+            async with services.vault.db.reading() as session:
                 policy = await policy_store.active(session)
         except DatabaseUnavailableError:
             await _tell(context, chat.id, fallback("error.database"))

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.errors import DatabaseUnavailableError, InputError
 
 T = TypeVar("T")
+READ_ONLY = "candour_read_only"
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,10 @@ def _configure_sqlite(engine: AsyncEngine | Engine, synchronous: str) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Why deferred for readers: WAL lets them read beside a writer; taking the write lock to read
+        # made every chat's draft lookup queue behind every other chat's save.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -138,6 +142,16 @@ class Database:
         with _outage_as_unavailable():
             async with self._sessions() as session, session.begin():
                 yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction: on SQLite it does not take the write lock."""
+        with _outage_as_unavailable():
+            async with self._sessions() as session:
+                # Procuring the connection with the option begins the session's transaction with it.
+                await session.connection(execution_options={READ_ONLY: True})
+                yield session
+                await session.commit()
 
     async def ping(self) -> None:
         """Raise DatabaseUnavailableError unless the database answers."""

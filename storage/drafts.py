@@ -53,7 +53,7 @@ async def save(
 async def load(vault: Vault, *, chat_ref: str) -> dict[str, Any] | None:
     """The chat's draft, or None if there is none or it has expired."""
     tag = vault.keys.chat_tag(chat_ref)
-    async with vault.db.transaction() as session:
+    async with vault.db.reading() as session:
         row = await session.get(Draft, tag)
     if row is None or row.expires_at <= vault.clock.now():
         return None
