@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from machine import cpu_model, filesystem_of
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the project's packages are importable
     sys.path.insert(0, str(ROOT))
@@ -108,7 +110,11 @@ NARRATIVE = (
     "Two constables on the same team have seen it. I raised it informally once and it stopped for a "
     "fortnight, then started again, and now I dread the briefings.",
 )
-EVIDENCE_FILE = (b"Rota notes: late shifts 3 Nov, 9 Nov, 16 Nov; briefing room 2.\n", "notes.txt", "text/plain")
+EVIDENCE_FILE = (
+    b"Rota notes: late shifts 3 Nov, 9 Nov, 16 Nov; briefing room 2.\n",
+    "notes.txt",
+    "text/plain",
+)
 
 
 def report_script(evidence: bool) -> list[Step]:
@@ -216,7 +222,9 @@ class Reporter:
         return None
 
     async def _fetch(self, since: int, wait: float) -> list[dict[str, Any]]:
-        return await self._call("GET", f"/chats/{self.user_id}/messages", params={"since": since, "wait": wait})
+        return await self._call(
+            "GET", f"/chats/{self.user_id}/messages", params={"since": since, "wait": wait}
+        )
 
     async def _wait_new(self, since: int, deadline: float) -> None:
         """Long-poll until the bot has sent more than `since` messages to this chat."""
@@ -313,16 +321,18 @@ async def drive(args: argparse.Namespace) -> int:
         await asyncio.gather(*(r.client.aclose() for r in warm + reporters))
     failures = [str(o) for o in outcomes if isinstance(o, BaseException)]
     end = max((r.end_ns for r in reporters), default=wall_start) if not failures else time.perf_counter_ns()
-    _emit({
-        "event": "done",
-        "elapsed_ns": end - wall_start,
-        "cpu_s": cpu,
-        "latencies": [pair for r in reporters for pair in r.latencies],
-        "receipts": [ns for r in reporters for ns in r.receipts],
-        "requests": sum(r.requests for r in reporters),
-        "failures": failures[:3],
-        "failed": len(failures),
-    })
+    _emit(
+        {
+            "event": "done",
+            "elapsed_ns": end - wall_start,
+            "cpu_s": cpu,
+            "latencies": [pair for r in reporters for pair in r.latencies],
+            "receipts": [ns for r in reporters for ns in r.receipts],
+            "requests": sum(r.requests for r in reporters),
+            "failures": failures[:3],
+            "failed": len(failures),
+        }
+    )
     return 0
 
 
@@ -339,8 +349,16 @@ class EmulatorProcess:
     @classmethod
     async def start(cls) -> EmulatorProcess:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.emulator", "--port", "0", "--token", TOKEN,
-            cwd=ROOT, stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            sys.executable,
+            "-m",
+            "bot.emulator",
+            "--port",
+            "0",
+            "--token",
+            TOKEN,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         assert process.stdout is not None
         root = ""
@@ -379,8 +397,11 @@ def machine_shares(before: list[int], after: list[int]) -> dict[str, float]:
         return {}
     delta = [b - a for a, b in zip(before, after, strict=True)]
     total = sum(delta) or 1
-    return {"busy": (total - delta[3] - delta[4] - delta[7]) / total, "iowait": delta[4] / total,
-            "steal": delta[7] / total}
+    return {
+        "busy": (total - delta[3] - delta[4] - delta[7]) / total,
+        "iowait": delta[4] / total,
+        "steal": delta[7] / total,
+    }
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -598,12 +619,24 @@ async def run_reporters(
     api_url: str, mode: str, args: argparse.Namespace, reporters: int, on_start: Callable[[], None]
 ) -> dict[str, Any]:
     """The reporters' child process; `on_start` is called when its measured wave begins."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--drive", api_url, "--mode", mode,
-               "--reporters", str(reporters), "--warmup", str(args.warmup)]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--drive",
+        api_url,
+        "--mode",
+        mode,
+        "--reporters",
+        str(reporters),
+        "--warmup",
+        str(args.warmup),
+    ]
     if args.evidence:
         command.append("--evidence")
     child = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, limit=64 * 1024 * 1024,
+        *command,
+        stdout=asyncio.subprocess.PIPE,
+        limit=64 * 1024 * 1024,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert child.stdout is not None
@@ -721,45 +754,69 @@ def print_phase(phase: Phase, args: argparse.Namespace) -> None:
     script = report_script(args.evidence)
     lat = phase.latencies_ms
     title = "echo floor (bare Application)" if phase.name == "echo" else "bot (build_application)"
-    print(f"\n{title}: {phase.reporters} reporters x {len(script)} updates = {phase.updates} updates "
-          f"in {phase.elapsed_s:.2f} s")
-    print(f"  {phase.per_second:8.1f} updates/s   latency p50 {rank(lat, 0.5):8.1f} ms   "
-          f"p99 {rank(lat, 0.99):8.1f} ms   mean {statistics.fmean(lat):8.1f} ms   max {max(lat):8.1f} ms")
-    print(f"  the reporters made {phase.requests} control API requests ({phase.requests / phase.updates:.1f} per "
-          f"update: the action, the long poll, and polls for the category edit)")
+    print(
+        f"\n{title}: {phase.reporters} reporters x {len(script)} updates = {phase.updates} updates "
+        f"in {phase.elapsed_s:.2f} s"
+    )
+    print(
+        f"  {phase.per_second:8.1f} updates/s   latency p50 {rank(lat, 0.5):8.1f} ms   "
+        f"p99 {rank(lat, 0.99):8.1f} ms   mean {statistics.fmean(lat):8.1f} ms   max {max(lat):8.1f} ms"
+    )
+    print(
+        f"  the reporters made {phase.requests} control API requests ({phase.requests / phase.updates:.1f} per "
+        f"update: the action, the long poll, and polls for the category edit)"
+    )
     if phase.receipts_ms:
-        print(f"  submit to receipt: p50 {rank(phase.receipts_ms, 0.5):.1f} ms, "
-              f"p99 {rank(phase.receipts_ms, 0.99):.1f} ms")
+        print(
+            f"  submit to receipt: p50 {rank(phase.receipts_ms, 0.5):.1f} ms, "
+            f"p99 {rank(phase.receipts_ms, 0.99):.1f} ms"
+        )
     if phase.cases is not None:
-        verdict = "every report reached the vault" if phase.cases == phase.expected_cases else "MISSING REPORTS"
-        print(f"  cases sealed in the vault during the phase: {phase.cases} of {phase.expected_cases} "
-              f"({phase.reporters} measured + {phase.warmup} warm-up reporters): {verdict}")
-    print(f"  log records at WARNING or above in the bot's process during the wave: {sum(phase.log.values())}")
+        verdict = (
+            "every report reached the vault" if phase.cases == phase.expected_cases else "MISSING REPORTS"
+        )
+        print(
+            f"  cases sealed in the vault during the phase: {phase.cases} of {phase.expected_cases} "
+            f"({phase.reporters} measured + {phase.warmup} warm-up reporters): {verdict}"
+        )
+    print(
+        f"  log records at WARNING or above in the bot's process during the wave: {sum(phase.log.values())}"
+    )
     for message, count in sorted(phase.log.items(), key=lambda kv: -kv[1]):
         print(f"    {count:5} x {message}")
     busy = sum(v for k, v in phase.cpu.items() if not k.startswith(" "))
-    print(f"  CPU seconds during the wave ({os.cpu_count()} cores x {phase.elapsed_s:.1f} s = "
-          f"{(os.cpu_count() or 1) * phase.elapsed_s:.1f} available, {busy:.1f} used):")
+    print(
+        f"  CPU seconds during the wave ({os.cpu_count()} cores x {phase.elapsed_s:.1f} s = "
+        f"{(os.cpu_count() or 1) * phase.elapsed_s:.1f} available, {busy:.1f} used):"
+    )
     for label, seconds in phase.cpu.items():
-        print(f"    {label:34}{seconds:7.2f} s  {1000 * seconds / phase.updates:6.2f} ms/update  "
-              f"{100 * seconds / phase.elapsed_s:5.0f}% of one core")
+        print(
+            f"    {label:34}{seconds:7.2f} s  {1000 * seconds / phase.updates:6.2f} ms/update  "
+            f"{100 * seconds / phase.elapsed_s:5.0f}% of one core"
+        )
     if phase.machine:
         cores = os.cpu_count() or 1
         others = phase.machine["busy"] * cores * phase.elapsed_s - busy
-        print(f"    the machine, all processes: busy {100 * phase.machine['busy']:.0f}%, iowait "
-              f"{100 * phase.machine['iowait']:.0f}%, steal {100 * phase.machine['steal']:.0f}% of all cores' time; "
-              f"busy outside these three processes (kernel, other programs): {others:.1f} s")
+        print(
+            f"    the machine, all processes: busy {100 * phase.machine['busy']:.0f}%, iowait "
+            f"{100 * phase.machine['iowait']:.0f}%, steal {100 * phase.machine['steal']:.0f}% of all cores' time; "
+            f"busy outside these three processes (kernel, other programs): {others:.1f} s"
+        )
         if others > 0.1 * cores * phase.elapsed_s:
             print("    WARNING: something else used more than a tenth of the machine: compare with care")
     print("  per step: p50 / p99 ms")
     for index, step in enumerate(script):
         values = phase.per_step_ms.get(index, [])
         print(f"    {index + 1:2} {step.label:24}{rank(values, 0.5):9.1f}{rank(values, 0.99):9.1f}")
-    print(f"  in the bot's process (wall times overlap between updates) {'per update':>12}{'mean ms':>9}{'p99 ms':>9}")
+    print(
+        f"  in the bot's process (wall times overlap between updates) {'per update':>12}{'mean ms':>9}{'p99 ms':>9}"
+    )
     for key in sorted(phase.instruments):
         values = [ns / 1e6 for ns in phase.instruments[key]]
-        print(f"    {key:56}{len(values) / phase.updates:12.2f}{statistics.fmean(values):9.2f}"
-              f"{rank(values, 0.99):9.1f}")
+        print(
+            f"    {key:56}{len(values) / phase.updates:12.2f}{statistics.fmean(values):9.2f}"
+            f"{rank(values, 0.99):9.1f}"
+        )
 
 
 def print_profile(profiler: cProfile.Profile, phase: Phase, out_path: Path | None) -> None:
@@ -770,10 +827,14 @@ def print_profile(profiler: cProfile.Profile, phase: Phase, out_path: Path | Non
     total = sum(by_package.values())
     for (filename, _line, name), (_cc, calls, _tt, cumulative, _callers) in stats_.stats.items():  # type: ignore[attr-defined]
         if name == "current_async_library" and "httpcore" in filename:
-            print(f"\nhttpcore's current_async_library, which tries `import sniffio` each time: {calls} calls, "
-                  f"{calls / phase.updates:.1f} per update, {100 * cumulative / total:.1f}% of the profiled CPU")
-    print(f"\n--- bot: main-thread CPU under cProfile ({total:.1f} s for {phase.updates} updates, "
-          f"{1000 * total / phase.updates:.2f} ms/update), by package (own time) ---")
+            print(
+                f"\nhttpcore's current_async_library, which tries `import sniffio` each time: {calls} calls, "
+                f"{calls / phase.updates:.1f} per update, {100 * cumulative / total:.1f}% of the profiled CPU"
+            )
+    print(
+        f"\n--- bot: main-thread CPU under cProfile ({total:.1f} s for {phase.updates} updates, "
+        f"{1000 * total / phase.updates:.2f} ms/update), by package (own time) ---"
+    )
     for key, value in sorted(by_package.items(), key=lambda kv: -kv[1])[:18]:
         print(f"  {key:56}{100 * value / total:5.1f}%")
     out = io.StringIO()
@@ -821,7 +882,9 @@ def _package_of(filename: str, name: str) -> str:
         if fragment in filename:
             return label
     if filename == "~":
-        if any(s in name for s in ("hpke", "X25519", "x25519", "ChaCha", "hmac", "AESGCM", "encrypt", "decrypt")):
+        if any(
+            s in name for s in ("hpke", "X25519", "x25519", "ChaCha", "hmac", "AESGCM", "encrypt", "decrypt")
+        ):
             return "cryptography"
         if "posix.stat" in name:
             return "importlib (run-time imports: httpcore's sniffio tries)"
@@ -833,31 +896,23 @@ def _package_of(filename: str, name: str) -> str:
     return Path(filename).name
 
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def filesystem_of(path: Path) -> str:
-    best = ("", "?", "?")
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/mounts").read_text().splitlines():
-            device, mount, fstype = line.split()[:3]
-            if str(path.resolve()).startswith(mount) and len(mount) > len(best[0]):
-                best = (mount, device, fstype)
-    return f"{best[1]} ({best[2]}) mounted on {best[0] or '?'}"
-
-
 def code_version() -> str:
     """The checkout measured: commit, and whether the working tree differs from it (read-only git)."""
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %cd", "--date=iso"],
-                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "log", "-1", "--format=%h %cd", "--date=iso"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown (no git)"
     return f"commit {commit}" + (" plus uncommitted changes" if dirty else "")
@@ -870,20 +925,28 @@ def print_machine(workdir: Path, args: argparse.Namespace) -> None:
     import uvicorn
 
     print("machine")
-    print(f"  CPU        {cpu_model()}, {os.cpu_count()} logical cores; load average "
-          f"{' '.join(Path('/proc/loadavg').read_text().split()[:3]) if Path('/proc/loadavg').exists() else '?'}")
+    print(
+        f"  CPU        {cpu_model()}, {os.cpu_count()} logical cores; load average "
+        f"{' '.join(Path('/proc/loadavg').read_text().split()[:3]) if Path('/proc/loadavg').exists() else '?'}"
+    )
     print(f"  OS         {platform.platform()}")
     print(f"  Python     {platform.python_version()} ({platform.python_implementation()})")
-    print(f"  libraries  python-telegram-bot {telegram.__version__}, httpx {httpx.__version__}, "
-          f"uvicorn {uvicorn.__version__} (emulator), SQLAlchemy {sqlalchemy.__version__}, "
-          f"SQLite {sqlite3.sqlite_version}")
+    print(
+        f"  libraries  python-telegram-bot {telegram.__version__}, httpx {httpx.__version__}, "
+        f"uvicorn {uvicorn.__version__} (emulator), SQLAlchemy {sqlalchemy.__version__}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
     print(f"  disk       {filesystem_of(workdir)}")
     print(f"  code       {code_version()}")
     print("setup")
-    print(f"  reporters  {args.reporters} measured (closed loop, one report each), after {args.warmup} warm-up "
-          f"reporters; evidence file: {'one small document' if args.evidence else 'none'}")
-    print(f"  bot        HTTPXRequest connection pool {args.pool} (both applications; getUpdates: its own "
-          f"pool of 2); rate limiter {args.rate_limiter}; SQLite WAL, synchronous=FULL")
+    print(
+        f"  reporters  {args.reporters} measured (closed loop, one report each), after {args.warmup} warm-up "
+        f"reporters; evidence file: {'one small document' if args.evidence else 'none'}"
+    )
+    print(
+        f"  bot        HTTPXRequest connection pool {args.pool} (both applications; getUpdates: its own "
+        f"pool of 2); rate limiter {args.rate_limiter}; SQLite WAL, synchronous=FULL"
+    )
     print("  processes  emulator (python -m bot.emulator), bot (this one), reporters (a child, httpx)")
     print(textwrap.fill(LATENCY_DEFINITION, width=110, initial_indent="  ", subsequent_indent="    "))
 
@@ -901,26 +964,53 @@ async def make_vault(workdir: Path) -> Any:
     await initialise(settings, admin=admin)
     vault = await open_vault(settings)
     for index in range(1, 4):
-        await officers.add(vault, login=f"officer{index}", display_name=f"Officer {index}",
-                           passphrase=PASSPHRASE, unit_id=OFFICER_UNIT, queues=(QUEUE,))
+        await officers.add(
+            vault,
+            login=f"officer{index}",
+            display_name=f"Officer {index}",
+            passphrase=PASSPHRASE,
+            unit_id=OFFICER_UNIT,
+            queues=(QUEUE,),
+        )
     return vault
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n", 1)[0])
     parser.add_argument("--reporters", type=int, default=200, help="measured reporters (default 200)")
-    parser.add_argument("--warmup", type=int, default=5,
-                        help="reporters who make one unmeasured report first, per phase (default 5)")
-    parser.add_argument("--pool", type=int, default=8,
-                        help="HTTPXRequest connection pool of both applications (default 8, as build_application)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=5,
+        help="reporters who make one unmeasured report first, per phase (default 5)",
+    )
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=8,
+        help="HTTPXRequest connection pool of both applications (default 8, as build_application)",
+    )
     parser.add_argument("--evidence", action="store_true", help="each report carries one small document")
-    parser.add_argument("--rate-limiter", choices=("lifted", "as-built"), default="lifted",
-                        help="the bot's AIORateLimiter: limits lifted (default) or as built (30 requests/s)")
-    parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="then run the bot phase again with N reporters under cProfile (main thread CPU) "
-                             "and print where its time goes (not counted in the result)")
-    parser.add_argument("--profile-out", type=Path, default=None,
-                        help="with --profile, also write the raw cProfile stats to this file")
+    parser.add_argument(
+        "--rate-limiter",
+        choices=("lifted", "as-built"),
+        default="lifted",
+        help="the bot's AIORateLimiter: limits lifted (default) or as built (30 requests/s)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then run the bot phase again with N reporters under cProfile (main thread CPU) "
+        "and print where its time goes (not counted in the result)",
+    )
+    parser.add_argument(
+        "--profile-out",
+        type=Path,
+        default=None,
+        help="with --profile, also write the raw cProfile stats to this file",
+    )
     parser.add_argument("--tmpdir", type=Path, default=None, help="where the SQLite files go")
     parser.add_argument("--drive", default=None, help=argparse.SUPPRESS)  # the reporters' child process
     parser.add_argument("--mode", choices=("bot", "echo"), default="bot", help=argparse.SUPPRESS)
@@ -953,19 +1043,29 @@ async def main(argv: list[str] | None = None) -> int:
             throughput = bot.per_second / echo.per_second
             p99 = rank(bot.latencies_ms, 0.99) / rank(echo.latencies_ms, 0.99)
             passed = throughput >= THROUGHPUT_GOAL and p99 <= P99_GOAL and bot.cases == bot.expected_cases
-            print(f"\nsummary at {args.reporters} reporters, pool {args.pool}, rate limiter {args.rate_limiter}: "
-                  f"bot {bot.per_second:.1f} updates/s, p99 {rank(bot.latencies_ms, 0.99):.0f} ms; "
-                  f"floor {echo.per_second:.1f} updates/s, p99 {rank(echo.latencies_ms, 0.99):.0f} ms")
-            print(f"  throughput bot/floor = {throughput:.2f} (goal >= {THROUGHPUT_GOAL}): "
-                  f"{'PASS' if throughput >= THROUGHPUT_GOAL else 'FAIL'}")
-            print(f"  p99 latency bot/floor = {p99:.2f} (goal <= {P99_GOAL}): {'PASS' if p99 <= P99_GOAL else 'FAIL'}")
+            print(
+                f"\nsummary at {args.reporters} reporters, pool {args.pool}, rate limiter {args.rate_limiter}: "
+                f"bot {bot.per_second:.1f} updates/s, p99 {rank(bot.latencies_ms, 0.99):.0f} ms; "
+                f"floor {echo.per_second:.1f} updates/s, p99 {rank(echo.latencies_ms, 0.99):.0f} ms"
+            )
+            print(
+                f"  throughput bot/floor = {throughput:.2f} (goal >= {THROUGHPUT_GOAL}): "
+                f"{'PASS' if throughput >= THROUGHPUT_GOAL else 'FAIL'}"
+            )
+            print(
+                f"  p99 latency bot/floor = {p99:.2f} (goal <= {P99_GOAL}): {'PASS' if p99 <= P99_GOAL else 'FAIL'}"
+            )
             print(f"  reports in the vault: {bot.cases} of {bot.expected_cases} (warm-up included)")
             print(f"  overall: {'PASS' if passed else 'FAIL'}")
             if args.profile:
                 profiler = cProfile.Profile(time.thread_time_ns, 1e-9)  # type: ignore[arg-type]
-                profiled = await run_phase("bot", args, vault, instruments, reporters=args.profile, profiler=profiler)
-                print(f"\n(profiled run: {args.profile} reporters, {profiled.per_second:.1f} updates/s under "
-                      f"cProfile, not counted)")
+                profiled = await run_phase(
+                    "bot", args, vault, instruments, reporters=args.profile, profiler=profiler
+                )
+                print(
+                    f"\n(profiled run: {args.profile} reporters, {profiled.per_second:.1f} updates/s under "
+                    f"cProfile, not counted)"
+                )
                 print_profile(profiler, profiled, args.profile_out)
         finally:
             await vault.db.dispose()
