@@ -106,35 +106,8 @@ def make_report(narrative_bytes: int, evidence_bytes: int) -> cases.ReportSubmis
 
 
 def floor_plaintexts(report: cases.ReportSubmission) -> list[tuple[str, bytes]]:
-    """The plaintexts the vault seals for this report (same layout, so same sizes): kind, bytes."""
-    report_meta = {
-        "questionnaire_version": report.questionnaire_version,
-        "categories": list(report.categories),
-        "narrative": report.narrative,
-        "when": report.when,
-        "where": report.where,
-        "location_unit": report.location_unit,
-        "subjects": [p.__dict__ for p in report.subjects],
-        "witnesses": report.witnesses,
-        "ongoing": report.ongoing,
-        "risk_of_harm": report.risk_of_harm,
-        "reported_before": report.reported_before,
-        "checkin_consent": report.checkin_consent,
-    }
-    out = [
-        (cases.REPORT, payloads.encode(report_meta)),
-        (cases.SUBJECTS, payloads.encode({"officer_ids": []})),
-    ]
-    for evidence in report.evidence:
-        meta = {
-            "filename": evidence.filename,
-            "media_type": evidence.media_type,
-            "sha256": evidence.sha256,
-            "size": len(evidence.content),
-            "metadata_kept": evidence.metadata_kept,
-        }
-        out.append((cases.EVIDENCE, payloads.encode(meta, evidence.content)))
-    return out
+    """The plaintexts the vault seals for this report (the vault's own layout, so the same sizes)."""
+    return [(kind, payloads.encode(meta, body)) for kind, meta, body in cases.plaintext_items(report, [])]
 
 
 # --- the floor ------------------------------------------------------------------------------------

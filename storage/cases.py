@@ -77,6 +77,16 @@ class Evidence:
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
 
+    def meta(self) -> dict[str, Any]:
+        """The header sealed with the file: what it is and its SHA-256."""
+        return {
+            "filename": self.filename,
+            "media_type": self.media_type,
+            "sha256": self.sha256,
+            "size": len(self.content),
+            "metadata_kept": self.metadata_kept,
+        }
+
 
 @dataclass(frozen=True)
 class ReportSubmission:
@@ -294,7 +304,9 @@ def seal_new_item(
     return item
 
 
-def _sealed_case(report: ReportSubmission, matched: list[Officer]) -> list[tuple[str, dict[str, Any], bytes]]:
+def plaintext_items(
+    report: ReportSubmission, matched: list[Officer]
+) -> list[tuple[str, dict[str, Any], bytes]]:
     """The items a submission becomes: the report, the named-subjects record, each evidence file."""
     items: list[tuple[str, dict[str, Any], bytes]] = [
         (
@@ -318,15 +330,7 @@ def _sealed_case(report: ReportSubmission, matched: list[Officer]) -> list[tuple
         # Why sealed: who is named as a subject is content; officers re-check it when referring or granting.
         (SUBJECTS, {"officer_ids": sorted(o.id for o in matched if o.id is not None)}, b""),
     ]
-    for evidence in report.evidence:
-        meta = {
-            "filename": evidence.filename,
-            "media_type": evidence.media_type,
-            "sha256": evidence.sha256,
-            "size": len(evidence.content),
-            "metadata_kept": evidence.metadata_kept,
-        }
-        items.append((EVIDENCE, meta, evidence.content))
+    items.extend((EVIDENCE, evidence.meta(), evidence.content) for evidence in report.evidence)
     return items
 
 
@@ -404,7 +408,7 @@ def _submit(
     rows: list[tuple[type[SQLModel], list[dict[str, Any]]]] = [
         (Case, [case_row]),
         (CaseQueue, [{"case_id": case_id, "queue_id": q, "via": "routed", "added_at": now} for q in queues]),
-        (CaseItem, _item_rows(case_id, pair.public, _sealed_case(report, matched), now)),
+        (CaseItem, _item_rows(case_id, pair.public, plaintext_items(report, matched), now)),
         (CaseKey, _key_rows(case_id, pair.private, recipient_keys, now)),
         (Receipt, [{"digest": vault.keys.receipt_digest(normalised), "case_id": case_id}]),
         (OutboxEntry, followup),
@@ -590,13 +594,7 @@ async def add_from_reporter(
             raise InputError("no file was given")
         if len(evidence.content) > vault.limits.max_evidence_bytes:
             raise InputError(f"a file is larger than {vault.limits.max_evidence_bytes // (1024 * 1024)} MB")
-        meta: dict[str, Any] = {
-            "filename": evidence.filename,
-            "media_type": evidence.media_type,
-            "sha256": evidence.sha256,
-            "size": len(evidence.content),
-            "metadata_kept": evidence.metadata_kept,
-        }
+        meta: dict[str, Any] = evidence.meta()
         body = evidence.content
     else:
         if not text.strip():
