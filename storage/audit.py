@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import insert_rows_sync
+from storage.db import Pending, Query, insert_rows_sync, query_sync
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -81,20 +80,47 @@ def append_sync(
     detail: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """The same, in a synchronous unit of work (see storage.db.Database.run)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Why: two transactions must not both chain onto the same head; SQLite's BEGIN IMMEDIATE
-        # already serialises writers.
-        session.exec(text(f"SELECT pg_advisory_xact_lock({_PG_LOCK_ID})"))  # type: ignore[call-overload]
-    head = session.exec(
-        select(AuditEntry.seq, AuditEntry.hash).order_by(col(AuditEntry.seq).desc()).limit(1)
-    ).first()
-    seq = 1 if head is None else head[0] + 1
-    prev = GENESIS if head is None else head[1]
+    row = next_entry_sync(session, at=at, actor=actor, action=action, case_id=case_id, detail=detail)
+    insert_rows_sync(session, AuditEntry, [row])
+    return AuditEntry(**row)
+
+
+def next_entry_sync(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    case_id: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The row of the next entry, chained onto the head, for the caller to insert in this transaction.
+
+    From here to the commit this transaction holds the append lock (on SQLite, the write lock it began
+    with), so no other entry can take the same place in the chain.
+    """
+    return entry_after(
+        send_locked_head(session), at=at, actor=actor, action=action, case_id=case_id, detail=detail
+    )
+
+
+def entry_after(
+    head: Pending,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    case_id: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The row of the entry that follows `head` (from `send_locked_head`)."""
+    row = head.first()
+    seq, prev = (1, GENESIS) if row is None else (int(row[0]) + 1, str(row[1]))
     clean_detail = dict(detail or {})
     digest = entry_hash(
         prev_hash=prev, seq=seq, at=at, actor=actor, action=action, case_id=case_id, detail=clean_detail
     )
-    row = {
+    return {
         "seq": seq,
         "at": at,
         "actor": actor,
@@ -104,8 +130,26 @@ def append_sync(
         "prev_hash": prev,
         "hash": digest,
     }
-    insert_rows_sync(session, AuditEntry, [row])
-    return AuditEntry(**row)
+
+
+def send_locked_head(session: Session) -> Pending:
+    """Take the append lock and ask for the head entry (in a pipeline, if one is open).
+
+    Why the lock: two transactions must not both chain onto the same head. On PostgreSQL it is an
+    advisory lock held to the commit; the head is read by a later statement, so under READ COMMITTED it
+    sees what the previous holder committed, even when both share one pipeline round trip. SQLite's
+    BEGIN IMMEDIATE already serialises writers.
+    """
+    if session.connection().dialect.name == "postgresql":
+        query_sync(session, _LOCK, _PG_LOCK_ID)
+    return query_sync(session, _HEAD)
+
+
+_LOCK = Query(postgresql="SELECT pg_advisory_xact_lock(%s)", sqlite="")
+_HEAD = Query(
+    postgresql="SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+    sqlite="SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+)
 
 
 @dataclass(frozen=True)

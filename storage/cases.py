@@ -7,11 +7,10 @@ open is what was sealed to the key derived from their receipt code (messages fro
 from __future__ import annotations
 
 import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session, SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,9 +19,10 @@ from policies.engine import ReportFacts, route
 from policies.schema import PolicyDocument
 from storage import audit, crypto, outbox, payloads, policy_store, receipts
 from storage.clock import coarsen
-from storage.db import insert_rows_sync
+from storage.db import Pending, Query, pipeline_sync, query_sync, write_rows_sync
 from storage.errors import InputError, NoRecipientError, NotFoundError, UnknownReceiptError
 from storage.models import (
+    AuditEntry,
     Case,
     CaseItem,
     CaseKey,
@@ -30,10 +30,9 @@ from storage.models import (
     ContactHandle,
     Officer,
     OutboxEntry,
-    QueueMember,
     Receipt,
 )
-from storage.officers import named_in_sync, normalise_name, normalise_staff_number
+from storage.officers import DirectoryMatch, normalise_name, normalise_staff_number, send_named_in
 from storage.vault import Vault
 
 CONTACT_PURPOSE = "contact"
@@ -200,14 +199,14 @@ def _check_known_ids(document: PolicyDocument, report: ReportSubmission) -> None
         raise InputError(f"unknown role: {', '.join(sorted(roles - set(document.subject_roles)))}")
 
 
-def _match_subjects(session: Session, subjects: tuple[Person, ...]) -> list[Officer]:
-    """Officers of the directory named as subjects (by staff number, or by exact full name)."""
+def _send_subject_match(session: Session, subjects: tuple[Person, ...]) -> Pending:
+    """Look for officers of the directory named as subjects (by staff number, or by exact full name)."""
     numbers = {normalise_staff_number(p.staff_number) for p in subjects if p.staff_number.strip()}
     names = {normalise_name(p.name) for p in subjects if p.name.strip()}
-    return named_in_sync(session, names=names, staff_numbers=numbers)
+    return send_named_in(session, names=names, staff_numbers=numbers)
 
 
-def _facts(report: ReportSubmission, matched: list[Officer]) -> ReportFacts:
+def _facts(report: ReportSubmission, matched: list[DirectoryMatch]) -> ReportFacts:
     units = {p.unit for p in report.subjects if p.unit} | {o.unit_id for o in matched if o.unit_id}
     roles = {p.role for p in report.subjects if p.role}
     return ReportFacts(
@@ -228,11 +227,33 @@ async def eligible_recipients(
     subject_units: frozenset[str],
 ) -> list[Officer]:
     """Active members of the queues, less officers named as subjects and officers of a subject's unit."""
-    return await session.run_sync(
-        lambda sync: eligible_recipients_sync(
-            sync, queue_ids=queue_ids, excluded_officers=excluded_officers, subject_units=subject_units
-        )
+    ids = await session.run_sync(
+        lambda sync: [
+            r.id
+            for r in eligible_recipients_sync(
+                sync, queue_ids=queue_ids, excluded_officers=excluded_officers, subject_units=subject_units
+            )
+        ]
     )
+    officers = {o.id: o for o in (await session.exec(select(Officer).where(col(Officer.id).in_(ids)))).all()}
+    return [officers[i] for i in ids]
+
+
+class Recipient(NamedTuple):
+    """What wrapping a case key to an officer needs from the directory."""
+
+    id: int
+    unit_id: str | None
+    public_key: bytes
+
+
+_QUEUE_MEMBERS = Query(
+    postgresql="SELECT m.queue_id, o.id, o.unit_id, o.public_key FROM officers o "
+    "JOIN queue_members m ON m.officer_id = o.id WHERE m.queue_id = ANY(%s) AND o.active ORDER BY o.id",
+    sqlite="SELECT m.queue_id, o.id, o.unit_id, o.public_key FROM officers o "
+    "JOIN queue_members m ON m.officer_id = o.id "
+    "WHERE m.queue_id IN (SELECT value FROM json_each(?)) AND o.active ORDER BY o.id",
+)
 
 
 def eligible_recipients_sync(
@@ -241,32 +262,47 @@ def eligible_recipients_sync(
     queue_ids: tuple[str, ...],
     excluded_officers: set[int],
     subject_units: frozenset[str],
-) -> list[Officer]:
-    """The same, in a synchronous unit of work.
+) -> list[Recipient]:
+    """The same, in a synchronous unit of work."""
+    members = send_queue_members(session, queue_ids)
+    return _without_conflicts(
+        members, queue_ids=queue_ids, excluded_officers=excluded_officers, subject_units=subject_units
+    )
+
+
+def send_queue_members(session: Session, queue_ids: tuple[str, ...]) -> Pending:
+    """Ask for the active members of the queues (in a pipeline, if one is open)."""
+    return query_sync(session, _QUEUE_MEMBERS, sorted(set(queue_ids))) if queue_ids else Pending(list)
+
+
+def _without_conflicts(
+    members: Pending,
+    *,
+    queue_ids: tuple[str, ...],
+    excluded_officers: set[int],
+    subject_units: frozenset[str],
+) -> list[Recipient]:
+    """The members of those of the queues given, less officers named as subjects and of a subject's unit.
 
     Threat: an officer reported on, or a close colleague, reading the report and identifying the
     reporter. Why leave them out of the key wrapping rather than hide the case in the UI: without a
     wrapped case key they cannot read it even with full database access.
     """
-    if not queue_ids:
-        return []
-    rows = session.exec(
-        select(Officer)
-        .join(QueueMember, col(QueueMember.officer_id) == col(Officer.id))
-        .where(col(QueueMember.queue_id).in_(queue_ids), col(Officer.active).is_(True))
-    ).all()
-    seen: dict[int, Officer] = {}
-    for officer in rows:
-        assert officer.id is not None
-        if officer.id in excluded_officers or (officer.unit_id and officer.unit_id in subject_units):
+    seen: dict[int, Recipient] = {}
+    for queue_id, officer_id, unit_id, public_key in members.rows():
+        if (
+            queue_id not in queue_ids
+            or officer_id in excluded_officers
+            or (unit_id and unit_id in subject_units)
+        ):
             continue
-        seen.setdefault(officer.id, officer)
+        seen.setdefault(officer_id, Recipient(officer_id, unit_id, bytes(public_key)))
     return list(seen.values())
 
 
 def _new_reference() -> str:
     """A case reference: 40 random bits, so a collision (caught by the unique index) is practically nil."""
-    return "CN-" + "".join(secrets.choice(receipts.ALPHABET) for _ in range(8))
+    return "CN-" + receipts.random_chars(8)
 
 
 def seal_new_item(
@@ -305,7 +341,7 @@ def seal_new_item(
 
 
 def plaintext_items(
-    report: ReportSubmission, matched: list[Officer]
+    report: ReportSubmission, matched: list[DirectoryMatch]
 ) -> list[tuple[str, dict[str, Any], bytes]]:
     """The items a submission becomes: the report, the named-subjects record, each evidence file."""
     items: list[tuple[str, dict[str, Any], bytes]] = [
@@ -350,23 +386,30 @@ def _submit(
     normalised = receipts.normalise(receipt_code)
     pair = crypto.generate_keypair()
     case_id = _new_id()
-    policy = policy_store.active_sync(session)
+    # Why two pipelines: on PostgreSQL each is one round trip; the reads of a submission once took five.
+    with pipeline_sync(session):
+        head = policy_store.send_head(session)
+        named = _send_subject_match(session, report.subjects)
+    policy = policy_store.active_from(session, head)
     _check_known_ids(policy.document, report)
-    matched = _match_subjects(session, report.subjects)
+    matched = [DirectoryMatch(*row) for row in named.rows()]
     facts = _facts(report, matched)
     decision = route(policy.document, facts)
-    excluded = {o.id for o in matched if o.id is not None}
-    recipients = eligible_recipients_sync(
-        session, queue_ids=decision.queues, excluded_officers=excluded, subject_units=facts.subject_units
-    )
+    excluded = {o.id for o in matched}
+    # Sealed before the audit lock is taken, so that lock is held for as short a time as can be.
+    items = _item_rows(case_id, pair.public, plaintext_items(report, matched), now)
     queues = decision.queues
-    if not recipients and decision.escalation_queue and decision.escalation_queue not in queues:
+    fallback = decision.escalation_queue
+    with pipeline_sync(session):
+        members = send_queue_members(session, (*queues, fallback) if fallback else queues)
+        audit_head = audit.send_locked_head(session)
+    conflicts = {"excluded_officers": excluded, "subject_units": facts.subject_units}
+    recipients = _without_conflicts(members, queue_ids=queues, **conflicts)
+    if not recipients and fallback and fallback not in queues:
         # Why: every member of the routed queues was conflicted out; the escalation queue (never a
         # subject's unit) takes the report rather than lose it.
-        queues = (*queues, decision.escalation_queue)
-        recipients = eligible_recipients_sync(
-            session, queue_ids=queues, excluded_officers=excluded, subject_units=facts.subject_units
-        )
+        queues = (*queues, fallback)
+        recipients = _without_conflicts(members, queue_ids=queues, **conflicts)
     if not recipients:
         # Why not settle for the recovery key alone: it is kept offline, so nobody would see the report.
         raise NoRecipientError("no officer without a conflict of interest can receive this report")
@@ -408,7 +451,7 @@ def _submit(
     rows: list[tuple[type[SQLModel], list[dict[str, Any]]]] = [
         (Case, [case_row]),
         (CaseQueue, [{"case_id": case_id, "queue_id": q, "via": "routed", "added_at": now} for q in queues]),
-        (CaseItem, _item_rows(case_id, pair.public, plaintext_items(report, matched), now)),
+        (CaseItem, items),
         (CaseKey, _key_rows(case_id, pair.private, recipient_keys, now)),
         (Receipt, [{"digest": vault.keys.receipt_digest(normalised), "case_id": case_id}]),
         (OutboxEntry, followup),
@@ -416,10 +459,8 @@ def _submit(
     if contact is not None:
         key_id, sealed = vault.keys.relay.seal(contact.encode(), purpose=CONTACT_PURPOSE, context=case_id)
         rows.append((ContactHandle, [{"case_id": case_id, "key_id": key_id, "sealed": sealed}]))
-    for model, model_rows in rows:
-        insert_rows_sync(session, model, model_rows)
-    audit.append_sync(
-        session,
+    entry = audit.entry_after(
+        audit_head,
         at=now,
         actor="reporter",
         action="case.submitted",
@@ -433,6 +474,8 @@ def _submit(
             "items": 2 + len(report.evidence),
         },
     )
+    rows.append((AuditEntry, [entry]))
+    write_rows_sync(session, rows)
     return SubmitResult(
         case_id=case_id,
         reference=reference,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,11 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._sync_engine = _sync_engine(config, self.engine)
 
+    @property
+    def sync_engine(self) -> Engine:
+        """The synchronous engine that `run` works on (for instrumentation; front doors use `run`)."""
+        return self._sync_engine
+
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run a synchronous unit of work in one transaction, off the event loop.
 
@@ -193,10 +199,186 @@ async def insert_rows(session: AsyncSession, model: type[SQLModel], rows: list[d
 
 
 def insert_rows_sync(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-    """The same, in a synchronous unit of work.
+    """The same, in a synchronous unit of work."""
+    write_rows_sync(session, [(model, rows)])
 
-    Why not ORM objects: on the submission path the ORM's per-object bookkeeping and flushes cost more than
-    the cryptography (benchmarks/README.md); a Core insert on the table compiles once and is reused.
+
+def write_rows_sync(session: Session, batches: Sequence[tuple[type[SQLModel], list[dict[str, Any]]]]) -> None:
+    """Insert the rows of several tables, in order, in the session's transaction.
+
+    Why below the ORM: on the submission path SQLAlchemy's per-statement work (compilation cache lookups,
+    execution contexts, result set-up) and one round trip per table cost more than the cryptography
+    (benchmarks/README.md). Each table's rows go in one multi-row INSERT, compiled once per dialect and
+    row count with the columns' own bind processors, then handed to the driver; on PostgreSQL all tables
+    go in one psycopg pipeline, a single round trip. Rows of one table must give the same columns; a
+    column left out must have no Python-side default. Through an async driver (AsyncSession.run_sync) the
+    rows go through SQLAlchemy Core instead.
     """
-    if rows:
-        session.connection().execute(model.__table__.insert(), rows)  # type: ignore[attr-defined]
+    batches = [(model, rows) for model, rows in batches if rows]
+    if not batches:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.driver not in {"psycopg", "pysqlite"}:
+        for model, rows in batches:
+            connection.execute(model.__table__.insert(), rows)  # type: ignore[attr-defined]
+        return
+    statements = []
+    for model, rows in batches:
+        table: sqlalchemy.Table = model.__table__  # type: ignore[attr-defined]
+        keys = tuple(rows[0])
+        # Why these bounds: psycopg caches the parsing of a statement only up to 4 KiB and 50 parameters.
+        step = min(len(rows), max(1, _MAX_PARAMETERS // len(keys)))
+        while step > 1 and len(_insert_plan(dialect, table, keys, step).sql) > _MAX_STATEMENT_CHARS:
+            step //= 2
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            plan = _insert_plan(dialect, table, keys, len(chunk))
+            statements.append((plan.sql, plan.parameters(chunk)))
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    if dialect.driver == "psycopg":
+        # Why binary: ciphertext goes as bytes, not as hex text twice its size for the server to parse.
+        with driver.pipeline(), driver.cursor(binary=True) as cursor:
+            for sql, parameters in statements:
+                cursor.execute(sql, parameters)
+        return
+    cursor = driver.cursor()
+    try:
+        for sql, parameters in statements:
+            cursor.execute(sql, parameters)
+    finally:
+        cursor.close()
+
+
+_MAX_PARAMETERS = 50
+_MAX_STATEMENT_CHARS = 4096
+
+
+@dataclass(frozen=True)
+class _InsertPlan:
+    """A multi-row INSERT of one table for given columns and row count, with positional parameters."""
+
+    sql: str
+    keys: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+    def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
+        values: list[Any] = []
+        for row in rows:
+            for key, process in zip(self.keys, self.processors, strict=True):
+                value = row[key]
+                values.append(value if process is None else process(value))
+        return values
+
+
+_PLANS: dict[tuple[str, str, str, tuple[str, ...], int], _InsertPlan] = {}
+
+
+def _insert_plan(dialect: Any, table: sqlalchemy.Table, keys: tuple[str, ...], count: int) -> _InsertPlan:
+    cache_key = (dialect.name, dialect.driver, table.name, keys, count)
+    plan = _PLANS.get(cache_key)
+    if plan is not None:
+        return plan
+    missing = [c.name for c in table.columns if c.name not in keys and c.default is not None]
+    if missing:
+        raise ValueError(f"rows for {table.name} leave out columns with defaults: {', '.join(missing)}")
+    names = [[f"{key}__{index}" for key in keys] for index in range(count)]
+    statement = table.insert().values(
+        [
+            {
+                key: sqlalchemy.bindparam(name, type_=table.columns[key].type)
+                for key, name in zip(keys, row, strict=True)
+            }
+            for row in names
+        ]
+    )
+    # Why a positional copy of the dialect: the parameters can then be one flat list in row order.
+    compiled = statement.compile(
+        dialect=type(dialect)(paramstyle="qmark" if dialect.name == "sqlite" else "format")
+    )
+    if list(compiled.positiontup or ()) != [name for row in names for name in row]:
+        raise RuntimeError(f"unexpected parameter order compiling the insert into {table.name}")
+    plan = _InsertPlan(
+        sql=compiled.string,
+        keys=keys,
+        processors=tuple(
+            table.columns[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys
+        ),
+    )
+    if len(_PLANS) > 4096:
+        _PLANS.clear()
+    _PLANS[cache_key] = plan
+    return plan
+
+
+@dataclass(frozen=True)
+class Query:
+    """A hot read written out for each engine, so it can skip SQLAlchemy and, on PostgreSQL, share a round
+    trip with others (see `pipeline_sync`). Parameters are positional; a list parameter is an array on
+    PostgreSQL (`= ANY(%s)`) and a JSON array on SQLite (`IN (SELECT value FROM json_each(?))`)."""
+
+    postgresql: str
+    sqlite: str
+
+
+class Pending:
+    """The rows of a query sent, perhaps not yet answered (inside a pipeline); `rows()` waits for them."""
+
+    def __init__(self, fetch: Callable[[], list[tuple[Any, ...]]]) -> None:
+        self._fetch = fetch
+        self._rows: list[tuple[Any, ...]] | None = None
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        if self._rows is None:
+            self._rows = self._fetch()
+        return self._rows
+
+    def first(self) -> tuple[Any, ...] | None:
+        rows = self.rows()
+        return rows[0] if rows else None
+
+
+def query_sync(session: Session, query: Query, *parameters: Any) -> Pending:
+    """Send a read in the session's transaction (queued, inside `pipeline_sync` on PostgreSQL)."""
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name == "postgresql":
+        values = tuple(parameters)
+        driver = connection.connection.driver_connection
+        if dialect.driver == "psycopg" and driver is not None:
+            cursor = driver.cursor()
+            cursor.execute(query.postgresql, values)
+
+            def fetch() -> list[tuple[Any, ...]]:
+                with cursor:
+                    return [tuple(row) for row in cursor.fetchall()]
+
+            return Pending(fetch)
+        sql = query.postgresql
+        if dialect.paramstyle == "numeric_dollar":  # asyncpg, when called through AsyncSession.run_sync
+            sql = _numbered(sql)
+        result = connection.exec_driver_sql(sql, values)
+    else:
+        values = tuple(json.dumps(p) if isinstance(p, list | tuple) else p for p in parameters)
+        result = connection.exec_driver_sql(query.sqlite, values)
+    rows = [tuple(row) for row in result]
+    return Pending(lambda: rows)
+
+
+def _numbered(sql: str) -> str:
+    parts = sql.split("%s")
+    return parts[0] + "".join(f"${index}{part}" for index, part in enumerate(parts[1:], start=1))
+
+
+@contextmanager
+def pipeline_sync(session: Session) -> Iterator[None]:
+    """Within the block, reads sent with `query_sync` on PostgreSQL (psycopg) share one round trip; their
+    rows are there once the block ends. Elsewhere the block changes nothing."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    if connection.dialect.driver == "psycopg" and driver is not None:
+        with driver.pipeline():
+            yield
+    else:
+        yield

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import audit, crypto
 from storage.clock import coarsen
+from storage.db import Pending, Query, query_sync
 from storage.errors import InputError, InvalidPassphraseError, NotFoundError, NotPermittedError
 from storage.models import Officer, Queue, QueueMember, Unit
 from storage.vault import Vault
@@ -204,17 +206,40 @@ async def unlock(vault: Vault, *, login: str, passphrase: str) -> UnlockedOffice
     )
 
 
-async def named_in(session: AsyncSession, *, names: set[str], staff_numbers: set[str]) -> list[Officer]:
+class DirectoryMatch(NamedTuple):
+    """An officer of the directory found among the people a report names."""
+
+    id: int
+    unit_id: str | None
+
+
+_NAMED_IN = Query(
+    postgresql="SELECT id, unit_id FROM officers WHERE name_key = ANY(%s) OR staff_number = ANY(%s) ORDER BY id",
+    sqlite="SELECT id, unit_id FROM officers WHERE name_key IN (SELECT value FROM json_each(?)) "
+    "OR staff_number IN (SELECT value FROM json_each(?)) ORDER BY id",
+)
+
+
+async def named_in(
+    session: AsyncSession, *, names: set[str], staff_numbers: set[str]
+) -> list[DirectoryMatch]:
     """Officers whose normalised name or staff number is among those given."""
     return await session.run_sync(lambda sync: named_in_sync(sync, names=names, staff_numbers=staff_numbers))
 
 
-def named_in_sync(session: Session, *, names: set[str], staff_numbers: set[str]) -> list[Officer]:
+def named_in_sync(session: Session, *, names: set[str], staff_numbers: set[str]) -> list[DirectoryMatch]:
     """The same, in a synchronous unit of work."""
+    return [
+        DirectoryMatch(*row)
+        for row in send_named_in(session, names=names, staff_numbers=staff_numbers).rows()
+    ]
+
+
+def send_named_in(session: Session, *, names: set[str], staff_numbers: set[str]) -> Pending:
+    """The same, sent (in a pipeline, if one is open) to be read later; it runs in every submission."""
     if not names and not staff_numbers:
-        return []
-    condition = col(Officer.name_key).in_(names) | col(Officer.staff_number).in_(staff_numbers)
-    return list(session.exec(select(Officer).where(condition)).all())
+        return Pending(list)
+    return query_sync(session, _NAMED_IN, sorted(names), sorted(staff_numbers))
 
 
 def normalise_staff_number(value: str | None) -> str:

@@ -18,6 +18,7 @@ from policies.simulator import PastCase, SimulationResult, simulate
 from policies.validator import ValidationReport, ensure_valid, validate
 from storage import audit
 from storage.clock import coarsen
+from storage.db import Pending, Query, query_sync
 from storage.errors import NotFoundError, NotInitialisedError
 from storage.models import Case, CaseQueue, Officer, PolicyVersion, Queue, QueueMember, Unit
 from storage.vault import Vault
@@ -66,21 +67,33 @@ async def active(session: AsyncSession) -> PublishedPolicy:
     return await session.run_sync(active_sync)
 
 
+_HEAD = Query(
+    postgresql="SELECT version, sha256 FROM policy_versions ORDER BY version DESC LIMIT 1",
+    sqlite="SELECT version, sha256 FROM policy_versions ORDER BY version DESC LIMIT 1",
+)
+
+
 def active_sync(session: Session) -> PublishedPolicy:
     """The same, in a synchronous unit of work."""
-    head = session.exec(
-        select(PolicyVersion.version, PolicyVersion.sha256)
-        .order_by(col(PolicyVersion.version).desc())
-        .limit(1)
-    ).first()
-    if head is None:
+    return active_from(session, send_head(session))
+
+
+def send_head(session: Session) -> Pending:
+    """Ask which version is active (in a pipeline, if one is open); `active_from` reads the answer."""
+    return query_sync(session, _HEAD)
+
+
+def active_from(session: Session, head: Pending) -> PublishedPolicy:
+    """The published policy that `head` names, from the cache or the database."""
+    row = head.first()
+    if row is None:
         raise NotInitialisedError("no routing policy has been published: run `candour init`")
-    key = (head[0], head[1])
+    key = (int(row[0]), str(row[1]))
     cached = _PUBLISHED.get(key)
     if cached is None:
-        row = session.get(PolicyVersion, head[0])
-        assert row is not None
-        cached = _published(row)
+        stored = session.get(PolicyVersion, key[0])
+        assert stored is not None
+        cached = _published(stored)
         if len(_PUBLISHED) > 32:
             _PUBLISHED.clear()
         _PUBLISHED[key] = cached

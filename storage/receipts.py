@@ -23,8 +23,14 @@ RANDOM_BITS = DATA_CHARS * 5
 
 def generate() -> str:
     """A new receipt code in its display form, e.g. `7K3MQ-9X2PA-D4HT0-RB8WN`."""
-    data = "".join(secrets.choice(ALPHABET) for _ in range(DATA_CHARS))
+    data = random_chars(DATA_CHARS)
     return display(data + _check_char(data))
+
+
+def random_chars(count: int) -> str:
+    """`count` uniformly random characters of the alphabet (5 bits each) from one draw of the system CSPRNG."""
+    bits = secrets.randbits(5 * count)
+    return "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(count))
 
 
 def display(code: str) -> str:
