@@ -67,6 +67,30 @@ class Officer(SQLModel, table=True):
     created_at: datetime
 
 
+class OfficerLink(SQLModel, table=True):
+    """An officer's own Telegram chat, linked with `/link`, for content-free notifications.
+
+    The chat id is sealed under the relay keyring (the notifier must read it to send); the keyed tag
+    finds the link from an incoming chat (for `/unlink`) without the id in clear.
+    """
+
+    __tablename__ = "officer_links"
+    officer_id: int = Field(primary_key=True, foreign_key="officers.id")
+    chat_tag: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False, unique=True))
+    key_id: str = Field(max_length=16)
+    sealed: bytes = _blob()
+    linked_at: datetime
+
+
+class LinkCode(SQLModel, table=True):
+    """A one-time code an officer made at the desk to link a Telegram chat; stored as a keyed hash."""
+
+    __tablename__ = "link_codes"
+    digest: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    officer_id: int = Field(foreign_key="officers.id", index=True)
+    expires_at: datetime
+
+
 class QueueMember(SQLModel, table=True):
     """An officer's membership of a queue: entitles them to new cases routed there."""
 
