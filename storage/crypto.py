@@ -21,12 +21,14 @@ import struct
 from dataclasses import dataclass
 from enum import StrEnum
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidKey, InvalidTag
 from cryptography.hazmat.primitives import hashes, hpke, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.twofactor import InvalidToken
+from cryptography.hazmat.primitives.twofactor.totp import TOTP
 
 from storage.errors import DecryptionError, InvalidPassphraseError, MalformedBlobError
 
@@ -332,3 +334,83 @@ def random_key() -> bytes:
 def keyed_hash(key: bytes, message: bytes) -> bytes:
     """HMAC-SHA256: receipt digests and lookup tags that must not be reversible without the server key."""
     return _hmac.new(key, message, hashlib.sha256).digest()
+
+
+# --- desk sign-in: password verifiers and TOTP (RFC 6238) ----------------------------------------
+
+TOTP_SECRET_SIZE = 20  # 160 bits, RFC 4226's recommended length; what authenticator apps expect
+TOTP_DIGITS = 6
+TOTP_STEP_SECONDS = 30
+_PHC_PREFIX = "$argon2id$"
+
+
+def hash_password(password: str, *, params: KdfParams) -> str:
+    """An Argon2id verifier of a desk password, in PHC string form (costs and salt travel with it)."""
+    kdf = Argon2id(
+        salt=os.urandom(_SALT_SIZE),
+        length=KEY_SIZE,
+        iterations=params.iterations,
+        lanes=params.lanes,
+        memory_cost=params.memory_kib,
+    )
+    return kdf.derive_phc_encoded(password.encode("utf-8"))
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """True if `password` matches the verifier; a malformed or out-of-bounds verifier never matches."""
+    if not encoded.startswith(_PHC_PREFIX) or not _phc_costs_in_bounds(encoded):
+        return False
+    try:
+        Argon2id.verify_phc_encoded(password.encode("utf-8"), encoded)
+    except (InvalidKey, ValueError):
+        return False
+    return True
+
+
+def _phc_costs_in_bounds(encoded: str) -> bool:
+    # Threat: someone who can write the database raises the stored costs to stall every sign-in.
+    try:
+        fields = dict(part.split("=", 1) for part in encoded.split("$")[3].split(","))
+        memory, iterations, lanes = int(fields["m"]), int(fields["t"]), int(fields["p"])
+    except (IndexError, KeyError, ValueError):
+        return False
+    return 1 <= lanes <= _MAX_LANES and 1 <= iterations <= _MAX_ITERATIONS and 8 * lanes <= memory <= _MAX_MEMORY_KIB
+
+
+def new_totp_secret() -> bytes:
+    """A fresh TOTP shared secret."""
+    return os.urandom(TOTP_SECRET_SIZE)
+
+
+def _totp(secret: bytes) -> TOTP:
+    return TOTP(secret, TOTP_DIGITS, hashes.SHA1(), TOTP_STEP_SECONDS)  # noqa: S303 - RFC 6238's default, what apps use
+
+
+def totp_code(secret: bytes, *, at: float) -> str:
+    """The code for the time step holding `at` (seconds since the epoch)."""
+    return _totp(secret).generate(int(at)).decode("ascii")
+
+
+def totp_match(secret: bytes, code: str, *, at: float, window: int = 1) -> int | None:
+    """The time step whose code is `code`, within `window` steps of `at` either way; None if none is.
+
+    Why return the step: the caller refuses a step at or before the last one used, so a code seen over a
+    shoulder cannot be replayed within its validity.
+    """
+    candidate = code.strip().replace(" ", "")
+    if len(candidate) != TOTP_DIGITS or not candidate.isdigit():
+        return None
+    totp = _totp(secret)
+    now_step = int(at) // TOTP_STEP_SECONDS
+    for step in range(now_step - window, now_step + window + 1):
+        try:
+            totp.verify(candidate.encode("ascii"), step * TOTP_STEP_SECONDS)
+        except InvalidToken:
+            continue
+        return step
+    return None
+
+
+def totp_uri(secret: bytes, *, account: str, issuer: str) -> str:
+    """The otpauth:// URI an authenticator app reads from a QR code."""
+    return _totp(secret).get_provisioning_uri(account, issuer)

@@ -254,3 +254,48 @@ class AuditEntry(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+
+
+class DeskAccount(SQLModel, table=True):
+    """How an officer signs in to the desk: a password verifier, a sealed TOTP secret, and lockout state.
+
+    Why apart from `officers`: the desk password guards the session, the passphrase guards the key; an
+    officer has both, and a stolen verifier (Argon2id) still does not open the key.
+    """
+
+    __tablename__ = "desk_accounts"
+    officer_id: int = Field(primary_key=True, foreign_key="officers.id")
+    password_hash: str | None = Field(default=None, max_length=200)
+    password_set_at: datetime | None = None
+    # Sealed under the relay keyring: the server must read it to check a code, and nothing weaker would do.
+    totp_key_id: str | None = Field(default=None, max_length=16)
+    totp_sealed: bytes | None = _blob(nullable=True)
+    totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+
+
+class CaseAssignment(SQLModel, table=True):
+    """Who works a case now: one officer holding a key for it."""
+
+    __tablename__ = "case_assignments"
+    case_id: str = Field(primary_key=True, foreign_key="cases.id", max_length=32)
+    officer_id: int = Field(foreign_key="officers.id", index=True)
+    assigned_at: datetime
+    assigned_by: int | None = Field(default=None, foreign_key="officers.id")
+
+
+# The desk's queue pages by keyset on (sort key, id), and finds an officer's wraps by officer then case:
+# these indexes keep a deep page as cheap as the first (no OFFSET, no sort of the whole queue).
+Index("ix_cases_received_id", Case.__table__.c.received_at, Case.__table__.c.id)  # type: ignore[attr-defined]
+Index("ix_cases_ack_due_id", Case.__table__.c.ack_due_at, Case.__table__.c.id)  # type: ignore[attr-defined]
+Index(
+    "ix_cases_feedback_due_id",
+    Case.__table__.c.feedback_due_at,  # type: ignore[attr-defined]
+    Case.__table__.c.id,  # type: ignore[attr-defined]
+)
+Index(
+    "ix_case_keys_officer_case",
+    CaseKey.__table__.c.officer_id,  # type: ignore[attr-defined]
+    CaseKey.__table__.c.case_id,  # type: ignore[attr-defined]
+)

@@ -1,4 +1,5 @@
-"""Relay key rotation: re-seal contact handles, drafts and outbox copies under the newly active key."""
+"""Relay key rotation: re-seal contact handles, drafts, outbox copies and desk TOTP secrets under the newly
+active key."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel import col, select
 
-from storage import audit
+from storage import audit, desk_accounts
 from storage.cases import CONTACT_PURPOSE
 from storage.clock import coarsen
 from storage.drafts import DRAFT_PURPOSE
@@ -23,6 +24,7 @@ class RotationResult:
     contacts: int
     drafts: int
     outbox: int
+    totp: int = 0
 
 
 async def reseal_all(vault: Vault, *, keyring: RelayKeyring, actor: str) -> RotationResult:
@@ -32,7 +34,7 @@ async def reseal_all(vault: Vault, *, keyring: RelayKeyring, actor: str) -> Rota
     old keys are retired only after this commits (see `candour keys rotate-relay`).
     """
     active = keyring.active_id
-    counts = {"contacts": 0, "drafts": 0, "outbox": 0}
+    counts = {"contacts": 0, "drafts": 0, "outbox": 0, "totp": 0}
     async with vault.db.transaction() as session:
         for contact in (
             await session.exec(select(ContactHandle).where(ContactHandle.key_id != active))
@@ -66,6 +68,8 @@ async def reseal_all(vault: Vault, *, keyring: RelayKeyring, actor: str) -> Rota
             )
             session.add(entry)
             counts["outbox"] += 1
+        # Desk second factors are relay-sealed too; left behind, retiring the old key would lock officers out.
+        counts["totp"] = await desk_accounts.reseal_totp(session, keyring=keyring)
         await audit.append(
             session,
             at=coarsen(vault.clock.now()),

@@ -1,0 +1,174 @@
+"""Case operations the desk needs beyond casework: assigning a case, opening one evidence file, and
+recording views and exports in the audit log.
+
+Every function here checks that the officer holds a wrapped key for the case first: an officer who
+cannot open a case can neither assign it nor learn that it exists (the answer is the same "no case").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import audit, crypto, payloads
+from storage.cases import EVIDENCE
+from storage.casework import CASEWORK_ROLES, QUEUE_LEAD, OpenedItem, case_by_reference
+from storage.clock import coarsen
+from storage.errors import NotEntitledError, NotFoundError, NotPermittedError
+from storage.models import Case, CaseAssignment, CaseItem, CaseKey, Officer
+from storage.officers import UnlockedOfficer, get_by_login
+from storage.vault import Vault
+
+
+@dataclass(frozen=True)
+class CaseExtras:
+    """What the case page shows beside the decrypted case: the assignee, and who wrote each officer item."""
+
+    assignee: str | None
+    item_officers: dict[str, str]
+
+
+async def _entitled(session: AsyncSession, officer_id: int, reference: str) -> Case:
+    """The live case, if this officer holds a wrap for it; otherwise the same NotFoundError as no case."""
+    try:
+        case = await case_by_reference(session, reference)
+    except NotFoundError:
+        raise NotFoundError(f"no case {reference.strip().upper()!r} that you can open") from None
+    wrap = (
+        await session.exec(
+            select(CaseKey.id).where(CaseKey.case_id == case.id, CaseKey.officer_id == officer_id)
+        )
+    ).first()
+    if wrap is None or case.purged_at is not None:
+        raise NotFoundError(f"no case {case.reference!r} that you can open")
+    return case
+
+
+async def assign(vault: Vault, *, officer: UnlockedOfficer, reference: str, login: str | None) -> str | None:
+    """Assign a case to an officer who can open it (None unassigns); a standards officer may take a case
+    or give it up, a queue lead may assign anyone. Returns the new assignee's login."""
+    officer.require(*CASEWORK_ROLES)
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case = await _entitled(session, officer.id, reference)
+        current = await session.get(CaseAssignment, case.id)
+        if QUEUE_LEAD not in officer.roles:
+            taking = login == officer.login
+            giving_up = login is None and current is not None and current.officer_id == officer.id
+            if not (taking or giving_up):
+                raise NotPermittedError(
+                    f"{officer.login} may take a case or give it up; assigning others needs the role {QUEUE_LEAD}"
+                )
+        if login is None:
+            if current is not None:
+                await session.delete(current)
+        else:
+            assignee = await get_by_login(session, login=login)
+            has_wrap = (
+                await session.exec(
+                    select(CaseKey.id).where(CaseKey.case_id == case.id, CaseKey.officer_id == assignee.id)
+                )
+            ).first()
+            if has_wrap is None or not assignee.active:
+                raise NotEntitledError(f"{login} cannot open {case.reference}: grant it to them first")
+            assert assignee.id is not None
+            if current is None:
+                session.add(
+                    CaseAssignment(
+                        case_id=case.id, officer_id=assignee.id, assigned_at=now, assigned_by=officer.id
+                    )
+                )
+            else:
+                current.officer_id, current.assigned_at, current.assigned_by = assignee.id, now, officer.id
+                session.add(current)
+        await audit.append(
+            session,
+            at=now,
+            actor=officer.actor,
+            action="case.assigned",
+            case_id=case.id,
+            detail={"to": login},
+        )
+        return login
+
+
+async def extras(vault: Vault, *, officer_id: int, reference: str) -> CaseExtras:
+    """The assignee and the logins of officers who wrote in the case (clear metadata)."""
+    async with vault.db.reading() as session:
+        case = await _entitled(session, officer_id, reference)
+        current = await session.get(CaseAssignment, case.id)
+        rows = (
+            await session.exec(
+                select(CaseItem.id, Officer.login)
+                .join(Officer, col(Officer.id) == col(CaseItem.officer_id))
+                .where(CaseItem.case_id == case.id)
+            )
+        ).all()
+        item_officers = {item_id: login for item_id, login in rows}
+        assignee = None
+        if current is not None:
+            holder = await session.get(Officer, current.officer_id)
+            assignee = holder.login if holder else None
+    return CaseExtras(assignee=assignee, item_officers=item_officers)
+
+
+async def open_file(vault: Vault, *, officer: UnlockedOfficer, reference: str, item_id: str) -> OpenedItem:
+    """Decrypt one evidence file of a case for an entitled officer; audited as a file opened."""
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case = await _entitled(session, officer.id, reference)
+        item = await session.get(CaseItem, item_id)
+        if item is None or item.case_id != case.id or item.kind != EVIDENCE:
+            raise NotFoundError(f"{case.reference} has no file {item_id!r}")
+        fingerprint = crypto.fingerprint(crypto.public_from_private(officer.private_key))
+        wrap = (
+            await session.exec(
+                select(CaseKey).where(
+                    CaseKey.case_id == case.id, CaseKey.recipient_fingerprint == fingerprint
+                )
+            )
+        ).first()
+        if wrap is None:
+            raise NotFoundError(f"no case {case.reference!r} that you can open")
+        case_key = crypto.unwrap_case_key(
+            wrap.wrapped, recipient_private_key=officer.private_key, case_id=case.id
+        )
+        meta, body = payloads.decode(
+            crypto.open_item(
+                item.ciphertext, case_private_key=case_key, case_id=case.id, item_id=item.id, kind=item.kind
+            )
+        )
+        await audit.append(
+            session,
+            at=now,
+            actor=officer.actor,
+            action="case.file-opened",
+            case_id=case.id,
+            detail={"item": item.id},
+        )
+    return OpenedItem(
+        id=item.id,
+        seq=item.seq,
+        kind=item.kind,
+        author=item.author,
+        created_at=item.created_at,
+        meta=meta,
+        body=body,
+    )
+
+
+async def record_export(vault: Vault, *, officer: UnlockedOfficer, reference: str, form: str) -> None:
+    """Audit that an officer took a decrypted copy of a case out of the desk (e.g. `candour desk pull`)."""
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case = await _entitled(session, officer.id, reference)
+        await audit.append(
+            session,
+            at=now,
+            actor=officer.actor,
+            action="case.exported",
+            case_id=case.id,
+            detail={"form": form},
+        )
