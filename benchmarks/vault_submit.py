@@ -379,10 +379,10 @@ async def profile_vault(vault: Vault, engine: str, submit: Callable[[], Awaitabl
     profiler = cProfile.Profile(time.thread_time_ns, 1e-9)
     run_in_thread = vault.db._run_in_thread  # the benchmark wraps the private hand-off
 
-    def profiled(work: Callable[[Any], Any]) -> Any:
+    def profiled(work: Callable[[Any], Any], *args: Any) -> Any:
         profiler.enable()
         try:
-            return run_in_thread(work)
+            return run_in_thread(work, *args)
         finally:
             profiler.disable()
 

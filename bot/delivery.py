@@ -97,7 +97,7 @@ async def _notify(vault: Vault, bot: Bot, catalogue: Catalogue, *, entry_id: int
             vault, entry_id=entry_id, status="pending", keep_payload=True, error=type(exc).__name__
         )
         return 0
-    chat_state.trail.append(notice.message_id)
+    chat_state.remember(notice.message_id, vault.clock.now())
     await state.save(vault, chat_id, chat_state)
     await outbox.finish(vault, entry_id=entry_id, status="notified", keep_payload=True)
     return 1

@@ -20,7 +20,6 @@ from telegram.ext import ContextTypes
 from bot import report_flow, state, status_flow
 from bot.catalogue import Catalogue
 from bot.turn import Turn
-from storage import policy_store
 from storage.errors import DatabaseUnavailableError
 from storage.vault import Vault
 
@@ -52,9 +51,7 @@ def with_turn(handler: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE],
         user = update.effective_user
         fallback = services.catalogue.for_language(user.language_code if user else None)
         try:
-            chat_state = await state.load(services.vault, chat.id)
-            async with services.vault.db.reading() as session:
-                policy = await policy_store.active(session)
+            chat_state, policy = await state.load_with_policy(services.vault, chat.id)
         except DatabaseUnavailableError:
             await _tell(context, chat.id, fallback("error.database"))
             if update.callback_query is not None:

@@ -499,6 +499,6 @@ async def submit(turn: Turn) -> None:
     )
     deleted, _left = await turn.wipe(keep=(receipt.message_id,))
     turn.state.reset()
-    turn.state.trail.append(receipt.message_id)
+    turn.remember(receipt.message_id)
     if deleted:
         await turn.say(t("report.submitted.wiped", count=deleted))

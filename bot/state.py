@@ -13,6 +13,7 @@ from typing import Any
 
 from storage import drafts
 from storage.clock import coarsen
+from storage.policy_store import PublishedPolicy
 from storage.vault import Vault
 
 STATE_VERSION = 1
@@ -89,16 +90,28 @@ class ChatState:
     reported_before: bool | None = None
     checkin_consent: bool | None = None
     trail: list[int] = field(default_factory=list)
+    # The hour (coarsened down) when the oldest message still in the trail was sent: see Turn.wipe.
+    trail_since: str = ""
     touched: str = ""
     case_id: str | None = None
     inbox: dict[str, str] = field(default_factory=dict)
 
     def start(self, flow: str, step: str) -> None:
         """Begin a flow afresh; a new token makes every button of an earlier flow stale."""
-        language, trail, inbox = self.language, self.trail, self.inbox
+        language, trail, since, inbox = self.language, self.trail, self.trail_since, self.inbox
         self.__dict__.update(ChatState().__dict__)
-        self.language, self.trail, self.inbox = language, trail, inbox
+        self.language, self.trail, self.trail_since, self.inbox = language, trail, since, inbox
         self.flow, self.step, self.token = flow, step, secrets.token_urlsafe(4)
+
+    def remember(self, message_id: int, now: datetime) -> None:
+        """Add a message of this chat (the bot's or the reporter's) to those to delete later."""
+        if not self.trail:
+            self.trail_since = coarsen(now).isoformat()
+        self.trail.append(message_id)
+
+    def oldest_in_trail(self) -> datetime | None:
+        """No later than when the oldest message in the trail was sent (None if unknown)."""
+        return datetime.fromisoformat(self.trail_since) if self.trail and self.trail_since else None
 
     def button_prefix(self) -> str:
         """What a button made now must carry: the flow's token and the current step.
@@ -142,7 +155,17 @@ TRAIL_LIFETIME = timedelta(hours=72)
 
 async def load(vault: Vault, chat_id: int) -> ChatState:
     """The chat's state, or a fresh idle one; a report untouched for 24 hours loses its answers."""
-    data = await drafts.load(vault, chat_ref=chat_ref(chat_id))
+    return _restore(vault, await drafts.load(vault, chat_ref=chat_ref(chat_id)))
+
+
+async def load_with_policy(vault: Vault, chat_id: int) -> tuple[ChatState, PublishedPolicy]:
+    """The chat's state and the active routing policy, read in one transaction (every update needs both)."""
+    data, policy = await drafts.load_with_policy(vault, chat_ref=chat_ref(chat_id))
+    assert policy is not None
+    return _restore(vault, data), policy
+
+
+def _restore(vault: Vault, data: dict[str, Any] | None) -> ChatState:
     chat_state = ChatState.from_json(data) if data else ChatState()
     if chat_state.flow != "idle" and chat_state.touched:
         touched = datetime.fromisoformat(chat_state.touched)

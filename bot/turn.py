@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -21,6 +22,9 @@ from storage.vault import Vault
 log = logging.getLogger(__name__)
 
 Keyboard = list[list[tuple[str, str]]]
+# Telegram lets a bot delete messages of a private chat for 48 hours; an hour's margin covers the
+# coarsened time of the oldest message and clocks that disagree.
+BULK_DELETE_AGE = timedelta(hours=46)
 MAX_CALLBACK_BYTES = 64
 
 
@@ -53,7 +57,7 @@ class Turn:
     async def say(self, text: str, keyboard: Keyboard | None = None) -> Message:
         """Send a message in this chat and remember it for wiping."""
         message = await self.bot.send_message(self.chat_id, text, reply_markup=self.markup(keyboard))
-        self.state.trail.append(message.message_id)
+        self.remember(message.message_id)
         return message
 
     async def edit(self, message_id: int, text: str, keyboard: Keyboard | None = None) -> None:
@@ -73,8 +77,8 @@ class Turn:
             await self.bot.edit_message_reply_markup(self.chat_id, message_id, reply_markup=None)
 
     def remember(self, message_id: int) -> None:
-        """Add a reporter's message to the trail."""
-        self.state.trail.append(message_id)
+        """Add a message of this chat to the trail."""
+        self.state.remember(message_id, self.vault.clock.now())
 
     async def delete_now(self, message_id: int) -> bool:
         """Delete one message at once (a receipt code the reporter typed); True if it went."""
@@ -86,16 +90,34 @@ class Turn:
     async def wipe(self, *, keep: tuple[int, ...] = ()) -> tuple[int, int]:
         """Delete every message in the trail that Telegram allows; returns (deleted, left)."""
         ids = [m for m in dict.fromkeys(self.state.trail) if m not in keep]
-        deleted = 0
-        for start in range(0, len(ids), 100):
-            batch = ids[start : start + 100]
-            for message_id in batch:
-                # Why one by one: deleteMessages reports success even when it skips messages older than
-                # 48 hours, and the reporter must be told plainly what is still there.
+        oldest = self.state.oldest_in_trail()
+        if oldest is not None and self.vault.clock.now() - oldest < BULK_DELETE_AGE:
+            deleted = await self._delete_in_bulk(ids)
+        else:
+            deleted = 0
+            for message_id in ids:
+                # Why one by one here: deleteMessages reports success even when it skips messages older
+                # than 48 hours, and the reporter must be told plainly what is still there.
                 if await self.delete_now(message_id):
                     deleted += 1
         self.state.trail = [m for m in self.state.trail if m in keep]
         return deleted, len(ids) - deleted
+
+    async def _delete_in_bulk(self, ids: list[int]) -> int:
+        """Delete messages all younger than 48 hours, a hundred per call; falls back to one by one.
+
+        Why this is exact: in a private chat the bot may delete any message younger than 48 hours, so
+        the only ones deleteMessages skips are those the reporter already deleted, which are gone too.
+        """
+        deleted = 0
+        for start in range(0, len(ids), 100):
+            batch = ids[start : start + 100]
+            try:
+                await self.bot.delete_messages(self.chat_id, batch)
+                deleted += len(batch)
+            except (BadRequest, Forbidden):
+                deleted += sum([await self.delete_now(message_id) for message_id in batch])
+        return deleted
 
     async def notify_failure(self, key: str) -> None:
         """Tell the reporter something went wrong, without adding it to the state (which may not be saved)."""

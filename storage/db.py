@@ -127,7 +127,7 @@ class Database:
         """The synchronous engine that `run` works on (for instrumentation; front doors use `run`)."""
         return self._sync_engine
 
-    async def run(self, work: Callable[[Session], T]) -> T:
+    async def run(self, work: Callable[[Session], T], *, read_only: bool = False) -> T:
         """Run a synchronous unit of work in one transaction, off the event loop.
 
         Why: through the async drivers every statement is a hand-off between the event loop and the driver
@@ -136,10 +136,13 @@ class Database:
         runs in one worker thread on a plain synchronous connection, and the event loop stays free.
         """
         with _outage_as_unavailable():
-            return await asyncio.to_thread(self._run_in_thread, work)
+            return await asyncio.to_thread(self._run_in_thread, work, read_only)
 
-    def _run_in_thread(self, work: Callable[[Session], T]) -> T:
+    def _run_in_thread(self, work: Callable[[Session], T], read_only: bool = False) -> T:
         with Session(self._sync_engine, expire_on_commit=False) as session, session.begin():
+            if read_only:
+                # On SQLite a plain BEGIN: readers do not queue for the write lock (see _configure_sqlite).
+                session.connection(execution_options={READ_ONLY: True})
             return work(session)
 
     @asynccontextmanager

@@ -8,13 +8,18 @@ that cannot be reversed or recomputed without the server's key file.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, delete
 
+from storage import policy_store
 from storage.clock import coarsen
+from storage.db import Query, pipeline_sync, query_sync
 from storage.models import Draft
+from storage.policy_store import PublishedPolicy
 from storage.vault import Vault
 
 DRAFT_PURPOSE = "draft"
@@ -33,32 +38,68 @@ async def save(
     key_id, sealed = vault.keys.relay.seal(
         json.dumps(state, separators=(",", ":")).encode("utf-8"), purpose=DRAFT_PURPOSE, context=tag.hex()
     )
-    now = vault.clock.now()
-    async with vault.db.transaction() as session:
-        row = await session.get(Draft, tag)
-        if row is None:
-            row = Draft(
-                chat_tag=tag,
-                key_id=key_id,
-                sealed=sealed,
-                updated_at=coarsen(now),
-                expires_at=coarsen(now) + lifetime + _ROUNDING,
-            )
-        else:
-            row.key_id, row.sealed, row.updated_at = key_id, sealed, coarsen(now)
-            row.expires_at = coarsen(now) + lifetime + _ROUNDING
-        session.add(row)
+    now = coarsen(vault.clock.now())
+    row = {
+        "chat_tag": tag,
+        "key_id": key_id,
+        "sealed": sealed,
+        "updated_at": now,
+        "expires_at": now + lifetime + _ROUNDING,
+    }
+    await vault.db.run(lambda session: _upsert(session, row))
+
+
+def _upsert(session: Session, row: dict[str, Any]) -> None:
+    # Why one upsert statement: the bot saves a draft after every update of every chat.
+    table = Draft.__table__  # type: ignore[attr-defined]
+    dialect = session.connection().dialect.name
+    insert = sqlite_insert(table) if dialect == "sqlite" else pg_insert(table)
+    changes = {name: insert.excluded[name] for name in ("key_id", "sealed", "updated_at", "expires_at")}
+    session.connection().execute(insert.values(row).on_conflict_do_update(index_elements=["chat_tag"], set_=changes))
 
 
 async def load(vault: Vault, *, chat_ref: str) -> dict[str, Any] | None:
     """The chat's draft, or None if there is none or it has expired."""
+    draft, _policy = await load_with_policy(vault, chat_ref=chat_ref, policy=False)
+    return draft
+
+
+async def load_with_policy(
+    vault: Vault, *, chat_ref: str, policy: bool = True
+) -> tuple[dict[str, Any] | None, PublishedPolicy | None]:
+    """The chat's draft (or None) and the active routing policy, read together in one transaction.
+
+    Why together: the bot needs both for every update; one read transaction (one round trip on
+    PostgreSQL) instead of two.
+    """
     tag = vault.keys.chat_tag(chat_ref)
-    async with vault.db.reading() as session:
-        row = await session.get(Draft, tag)
-    if row is None or row.expires_at <= vault.clock.now():
-        return None
-    plaintext = vault.keys.relay.open(row.key_id, row.sealed, purpose=DRAFT_PURPOSE, context=tag.hex())
-    return json.loads(plaintext.decode("utf-8"))
+
+    def read(session: Session) -> tuple[tuple[Any, ...] | None, PublishedPolicy | None]:
+        with pipeline_sync(session):
+            draft = query_sync(session, _DRAFT, tag)
+            head = policy_store.send_head(session) if policy else None
+        return draft.first(), policy_store.active_from(session, head) if head is not None else None
+
+    row, published = await vault.db.run(read, read_only=True)
+    if row is None:
+        return None, published
+    key_id, sealed, expires_at = row
+    if _as_utc(expires_at) <= vault.clock.now():
+        return None, published
+    plaintext = vault.keys.relay.open(key_id, bytes(sealed), purpose=DRAFT_PURPOSE, context=tag.hex())
+    return json.loads(plaintext.decode("utf-8")), published
+
+
+_DRAFT = Query(
+    postgresql="SELECT key_id, sealed, expires_at FROM drafts WHERE chat_tag = %s",
+    sqlite="SELECT key_id, sealed, expires_at FROM drafts WHERE chat_tag = ?",
+)
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    """A time read by a raw query: SQLite gives the text SQLAlchemy stored, PostgreSQL an aware datetime."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def discard(vault: Vault, *, chat_ref: str) -> bool:

@@ -65,8 +65,8 @@ def engine_name() -> str:
 async def draft(vault: Vault, chat_id: int) -> dict[str, Any]:
     """The chat's state as the vault holds it, without the bookkeeping (message ids to wipe, last touched)."""
     data = (await chat_state.load(vault, chat_id)).to_json()
-    data.pop("trail")
-    data.pop("touched")
+    for bookkeeping in ("trail", "trail_since", "touched"):
+        data.pop(bookkeeping)
     return data
 
 
@@ -548,8 +548,8 @@ async def test_in_a_group_the_bot_says_it_works_in_private_and_leaves(world: Bot
 
 def idle() -> dict[str, Any]:
     data = chat_state.ChatState().to_json()
-    data.pop("trail")
-    data.pop("touched")
+    for bookkeeping in ("trail", "trail_since", "touched"):
+        data.pop(bookkeeping)
     return data
 
 
@@ -569,10 +569,14 @@ async def test_wipe_deletes_the_flow_messages(world: BotWorld) -> None:
     chat = user.user_id
     await reach(world, user, "when")
     ids = {m["message_id"] for m in world.emu.chat(chat)}
+    calls_before = len(world.emu.calls)
     answer = await replies(world, chat, lambda: world.emu.send_text(user, "/wipe"))
     assert answer == [T("wipe.done", count=len(ids) + 1)]  # and the /wipe command itself
     live = [m for m in world.emu.chat(chat) if not m["deleted"]]
     assert [m.get("text") for m in live] == answer
+    # Every message is younger than 48 hours, so one deleteMessages call does it (none one by one).
+    methods = [method for method, _params in world.emu.calls[calls_before:]]
+    assert methods.count("deleteMessages") == 1 and "deleteMessage" not in methods
 
 
 async def test_wipe_says_plainly_what_it_could_not_delete(world: BotWorld, clock) -> None:
