@@ -79,10 +79,11 @@ REPORTER_BASE = 6_000_000_000
 LATENCY_DEFINITION = (
     "latency of an update = from just before the reporters' process sends the action (POST "
     "/_emulator/users/{id}/text | press | document) until it has received the emulator's answer showing "
-    "the bot's first reaction to it: a new bot message in the chat (long poll GET "
-    "/_emulator/chats/{id}/messages?since=N&wait=25 returns once the bot has sent more than N messages), "
-    "or, for the category button, to which the bot reacts only by editing its message, that edit, seen by "
-    "polling the chat every 2-100 ms (at most 1/8 of the time waited so far). For Submit the first reaction "
+    "the bot's first reaction to it: for a text, a new bot message in the chat (long poll GET "
+    "/_emulator/chats/{id}/messages?since=N&wait=25 returns once the bot has sent more than N messages); "
+    "for a button, a new bot message or a change to the pressed message (the bot turns an answered "
+    "question into the next one, or ticks a category), by long polls with changed_after=R, which return "
+    "once the bot has changed the chat in any way. For Submit the first reaction "
     "is 'Submitting, please wait.'; submit-to-receipt (sealing in the vault included) is shown apart. "
     "Throughput = updates / (first action to last reporter done)."
 )
@@ -100,7 +101,6 @@ class Step:
     text: str = ""
     action: str = ""  # for "press": the button's callback data is <token>|<action>|<arg>
     arg: str = ""
-    expect: str = "message"  # "message": a new bot message; "edit": the pressed message changes
     receipt: bool = False  # after the first reaction, wait for the receipt code too
 
 
@@ -122,7 +122,7 @@ def report_script(evidence: bool) -> list[Step]:
     steps = [
         Step("/start", "text", text="/start"),
         Step("Make a report", "press", action="go", arg="report"),
-        Step("category (edit)", "press", action="cat", arg="bullying", expect="edit"),
+        Step("category", "press", action="cat", arg="bullying"),
         Step("Done (categories)", "press", action="catdone"),
         Step("narrative 1", "text", text=NARRATIVE[0]),
         Step("narrative 2", "text", text=NARRATIVE[1]),
@@ -182,6 +182,7 @@ class Reporter:
     latencies: list[tuple[int, int]] = field(default_factory=list)  # (step index, ns)
     receipts: list[int] = field(default_factory=list)  # submit to receipt, ns
     requests: int = 0
+    revision: int = 0  # the emulator's count of the bot's changes to this chat, as last seen
     end_ns: int = 0
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -236,17 +237,25 @@ class Reporter:
             if _bot_count(self.chat) > since:
                 return
 
-    async def _wait_edit(self, message_id: int, since: int, start: float, deadline: float) -> None:
-        """Poll until the pressed message changes (or a new bot message comes): the emulator's long poll
-        wakes only on new messages, not on edits."""
+    async def _wait_reaction(self, message_id: int, since: int, deadline: float) -> None:
+        """Long-poll until the pressed message changes (the bot turned it into the next question, or ticked
+        a category) or a new bot message comes. The emulator wakes the poll on any change the bot makes to
+        the chat; a change that is neither (a trailing edit of an older message) just polls again."""
         before = next((m for m in self.chat if m["message_id"] == message_id), {})
         snapshot = (before.get("text"), before.get("reply_markup"))
         while True:
-            now = time.perf_counter()
-            if now > deadline:
-                raise StepFailed("no edit in time")
-            await asyncio.sleep(min(0.1, max(0.002, (now - start) / 8)))
-            self.chat = await self._fetch(since, 0)
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                raise StepFailed("no reaction in time")
+            self.requests += 1
+            response = await self.client.get(
+                f"/chats/{self.user_id}/messages",
+                params={"changed_after": self.revision, "wait": min(LONG_POLL, remaining)},
+            )
+            body = response.json()
+            if not body.get("ok"):
+                raise StepFailed(f"GET messages: {body.get('description')}")
+            self.chat, self.revision = body["result"], int(response.headers["X-Chat-Revision"])
             after = next((m for m in self.chat if m["message_id"] == message_id), {})
             if (after.get("text"), after.get("reply_markup")) != snapshot or _bot_count(self.chat) > since:
                 return
@@ -264,8 +273,8 @@ class Reporter:
             deadline = start + STEP_TIMEOUT
             try:
                 pressed = await self._act(step)
-                if step.expect == "edit" and self.mode == "bot" and pressed is not None:
-                    await self._wait_edit(pressed, since, start, deadline)
+                if pressed is not None:
+                    await self._wait_reaction(pressed, since, deadline)
                 else:
                     await self._wait_new(since, deadline)
                 self.latencies.append((index, int((time.perf_counter() - start) * 1e9)))
@@ -511,17 +520,22 @@ class Instruments:
     def install_vault(self, vault: Any) -> None:
         from bot import state
         from bot.turn import Turn
-        from storage import cases, policy_store
+        from storage import cases
 
-        state.load = self._timed("vault: draft load (transaction, open, JSON)", state.load)  # type: ignore[assignment]
-        state.save = self._timed("vault: draft save (seal, transaction, commit)", state.save)  # type: ignore[assignment]
-        policy_store.active = self._timed("vault: policy lookup (before its commit)", policy_store.active)  # type: ignore[assignment]
+        state.load_with_policy = self._timed(  # type: ignore[assignment]
+            "vault: draft and policy (one read transaction, open, JSON)", state.load_with_policy
+        )
+        state.save = self._timed("vault: draft save (seal, upsert, commit)", state.save)  # type: ignore[assignment]
         cases.submit = self._timed("vault: cases.submit (whole report)", cases.submit)  # type: ignore[assignment]
-        Turn.wipe = self._timed("bot: wipe after submit (deletes, one by one)", Turn.wipe)  # type: ignore[method-assign]
+        Turn.wipe = self._timed("bot: wipe after submit", Turn.wipe)  # type: ignore[method-assign]
+        # Units of work run in worker threads on the synchronous engine (Database.run); the rest on the
+        # async one.
+        self._install_engine(vault.db.sync_engine, "")
+        self._install_engine(vault.db.engine.sync_engine, " (async engine)")
 
+    def _install_engine(self, engine: Any, suffix: str) -> None:
         from sqlalchemy import event
 
-        engine = vault.db.engine.sync_engine
         held_since: dict[int, int] = {}  # pooled connection -> when its BEGIN IMMEDIATE returned
 
         def before(_conn: Any, cursor: Any, *_args: Any) -> None:
@@ -533,10 +547,10 @@ class Instruments:
                 return
             now = time.perf_counter_ns()
             verb = statement.lstrip().split(None, 1)[0].upper()
-            if verb == "BEGIN":
+            if statement.strip().upper() == "BEGIN IMMEDIATE":
                 held_since[id(conn.connection)] = now
                 verb = "BEGIN IMMEDIATE (waits for the write lock)"
-            self.samples[f"sql: {verb}"].append(now - start)
+            self.samples[f"sql: {verb}{suffix}"].append(now - start)
 
         event.listen(engine, "before_cursor_execute", before)
         event.listen(engine, "after_cursor_execute", after)
@@ -553,11 +567,12 @@ class Instruments:
                 if began is not None:
                     self.samples["sqlite write lock held (BEGIN IMMEDIATE to COMMIT)"].append(now - began)
 
-        engine.dialect.do_commit = lambda c: ended(c, "sql: COMMIT", commit)
-        engine.dialect.do_rollback = lambda c: ended(c, "sql: ROLLBACK", rollback)
+        engine.dialect.do_commit = lambda c: ended(c, f"sql: COMMIT{suffix}", commit)
+        engine.dialect.do_rollback = lambda c: ended(c, f"sql: ROLLBACK{suffix}", rollback)
         pool = engine.pool
         checkout = pool._do_get
-        label = f"pool: connection checkout (of {pool.size()} + {pool._max_overflow} overflow)"
+        size = f"{pool.size()} + {pool._max_overflow} overflow" if hasattr(pool, "_max_overflow") else "no limit"
+        label = f"pool: connection checkout ({size}){suffix}"
 
         def timed_checkout() -> Any:
             start = time.perf_counter_ns()
@@ -764,7 +779,7 @@ def print_phase(phase: Phase, args: argparse.Namespace) -> None:
     )
     print(
         f"  the reporters made {phase.requests} control API requests ({phase.requests / phase.updates:.1f} per "
-        f"update: the action, the long poll, and polls for the category edit)"
+        f"update: the action and the long polls)"
     )
     if phase.receipts_ms:
         print(

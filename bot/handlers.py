@@ -327,6 +327,14 @@ async def _global_button(turn: Turn, action: str, arg: str, message_id: int) -> 
 
 
 async def _flow_button(turn: Turn, action: str, arg: str, message_id: int) -> str | None:
+    turn.pressed(message_id)
+    try:
+        return await _flow_action(turn, action, arg, message_id)
+    finally:
+        await turn.end_press()
+
+
+async def _flow_action(turn: Turn, action: str, arg: str, message_id: int) -> str | None:
     state_ = turn.state
     if action == "resume":
         await turn.drop_buttons(message_id)

@@ -54,14 +54,42 @@ class Turn:
             [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
         )
 
+    # A pressed question that is still the newest message of the chat: the next question replaces it.
+    _reusable: int | None = None
+    _reused: int | None = None
+    _drop_later: bool = False
+
+    def pressed(self, message_id: int) -> None:
+        """A button of `message_id` was pressed: if nothing came after it, the answer may take its place.
+
+        Why: one message that turns into the next question, rather than a new message plus an edit to
+        take the buttons off the old one, leaves fewer messages on the phone and costs one call, not two.
+        """
+        if self.state.trail[-1:] == [message_id]:
+            self._reusable = message_id
+
     async def say(self, text: str, keyboard: Keyboard | None = None) -> Message:
-        """Send a message in this chat and remember it for wiping."""
+        """Send a message in this chat (or turn the pressed question into it) and remember it for wiping."""
+        if self._reusable is not None:
+            message_id, self._reusable = self._reusable, None
+            try:
+                edited = await self.bot.edit_message_text(
+                    text, self.chat_id, message_id, reply_markup=self.markup(keyboard)
+                )
+            except BadRequest:
+                await self._remove_buttons(message_id)
+            else:
+                if isinstance(edited, Message):
+                    self._reused = message_id
+                    return edited
         message = await self.bot.send_message(self.chat_id, text, reply_markup=self.markup(keyboard))
         self.remember(message.message_id)
         return message
 
     async def edit(self, message_id: int, text: str, keyboard: Keyboard | None = None) -> None:
         """Replace the text (and buttons) of an earlier bot message; if it can't be edited, send anew."""
+        if message_id == self._reusable:
+            self._reusable, self._reused = None, message_id
         try:
             await self.bot.edit_message_text(
                 text, self.chat_id, message_id, reply_markup=self.markup(keyboard)
@@ -72,7 +100,22 @@ class Turn:
             await self.say(text, keyboard)
 
     async def drop_buttons(self, message_id: int) -> None:
-        """Remove the buttons of an answered question, so it cannot be pressed twice."""
+        """Remove the buttons of an answered question, so it cannot be pressed twice (unless the question
+        is now the next one, or is about to be: see `pressed`)."""
+        if message_id == self._reused:
+            return
+        if message_id == self._reusable:
+            self._drop_later = True
+            return
+        await self._remove_buttons(message_id)
+
+    async def end_press(self) -> None:
+        """After a press: take the buttons off the pressed question if nothing took its place."""
+        if self._reusable is not None and self._drop_later:
+            await self._remove_buttons(self._reusable)
+        self._reusable, self._drop_later = None, False
+
+    async def _remove_buttons(self, message_id: int) -> None:
         with contextlib.suppress(BadRequest):
             await self.bot.edit_message_reply_markup(self.chat_id, message_id, reply_markup=None)
 

@@ -579,6 +579,31 @@ async def test_wipe_deletes_the_flow_messages(world: BotWorld) -> None:
     assert methods.count("deleteMessages") == 1 and "deleteMessage" not in methods
 
 
+async def test_an_answered_question_turns_into_the_next_one(world: BotWorld) -> None:
+    """A button pressed on the newest message: the message becomes the next question (one edit, nothing new
+    to leave on the phone); pressed on an older message, the next question comes as a new message and the
+    old one loses its buttons."""
+    user = world.user(6100045)
+    chat = user.user_id
+    await reach(world, user, "when")
+    question = world.emu.bot_messages(chat)[-1]
+    count, calls = len(world.emu.bot_messages(chat, include_deleted=True)), len(world.emu.calls)
+    await world.tap(user, T("when.month"))
+    assert len(world.emu.bot_messages(chat, include_deleted=True)) == count
+    now = next(m for m in world.emu.bot_messages(chat) if m["message_id"] == question["message_id"])
+    assert now["text"] == T("report.where")
+    methods = [method for method, _params in world.emu.calls[calls:] if method != "getUpdates"]
+    assert methods == ["editMessageText", "answerCallbackQuery"]
+
+    await world.say(user, "/help")  # a message after the question: it is no longer the newest
+    count = len(world.emu.bot_messages(chat, include_deleted=True))
+    await world.tap(user, "North")
+    messages = world.emu.bot_messages(chat, include_deleted=True)
+    assert len(messages) == count + 1 and messages[-1]["text"] == T("report.people")
+    old = next(m for m in messages if m["message_id"] == question["message_id"])
+    assert old["text"] == T("report.where") and not old.get("reply_markup")
+
+
 async def test_wipe_says_plainly_what_it_could_not_delete(world: BotWorld, clock) -> None:
     """Telegram lets a bot delete messages for 48 hours only: the older ones stay, and the reporter is told."""
     user = world.user(6100041)

@@ -567,6 +567,22 @@ async def test_control_api_over_http(
     photo = await http.post("/_emulator/users/77/photo", json={"data": "aGVsbG8=", "caption": "c"})
     assert photo.json()["result"]["caption"] == "c"
 
+    # changed_after wakes on any change the bot makes to the chat: here an edit, which sends nothing new.
+    revision = int(quick.headers["X-Chat-Revision"])
+    assert revision == 1
+    waiting = asyncio.create_task(
+        http.get("/_emulator/chats/77/messages", params={"changed_after": revision, "wait": 5})
+    )
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    await bot.edit_message_text("Thank you, noted", 77, sent.message_id)
+    edited = await asyncio.wait_for(waiting, 2)
+    assert int(edited.headers["X-Chat-Revision"]) == revision + 1
+    assert [m["text"] for m in edited.json()["result"] if m["from_bot"]] == ["Thank you, noted"]
+    await bot.delete_message(77, sent.message_id)
+    gone = await http.get("/_emulator/chats/77/messages", params={"changed_after": revision + 1, "wait": 1})
+    assert int(gone.headers["X-Chat-Revision"]) == revision + 2
+
 
 def test_standalone_command_prints_its_base_url() -> None:
     process = subprocess.Popen(

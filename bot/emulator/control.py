@@ -10,7 +10,9 @@ and read the chats, over plain HTTP with JSON bodies. Users act on the first bot
     POST /_emulator/users/{id}/block | /unblock
     GET  /_emulator/chats/{chat_id}/messages?since=N&wait=SECONDS
          long-polls until the bot has sent more than N messages to the chat (deleted ones included), then
-         answers with the whole chat; answers anyway when the wait runs out
+         answers with the whole chat; answers anyway when the wait runs out. With changed_after=R instead
+         of since, waits until the bot has made more than R changes to the chat (messages sent, edited or
+         deleted). Either way the header X-Chat-Revision gives the chat's count of changes.
     GET  /_emulator/files/{file_id}                the stored bytes
     GET  /_emulator/errors                         rejected Bot API calls, most recent last
 
@@ -24,6 +26,7 @@ import base64
 import binascii
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -68,9 +71,19 @@ def _guarded(action: Callable[[Request], Awaitable[Any]]) -> Handler:
             return _fail(str(exc), 400)
         if isinstance(result, Response):
             return result
+        if isinstance(result, _Answer):
+            return JSONResponse({"ok": True, "result": result.result}, headers=result.headers)
         return JSONResponse({"ok": True, "result": result})
 
     return handler
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A result with response headers."""
+
+    result: Any
+    headers: dict[str, str]
 
 
 def routes(emulator: TelegramEmulator) -> list[Route]:
@@ -132,12 +145,18 @@ def routes(emulator: TelegramEmulator) -> list[Route]:
         chat_id = int(request.path_params["chat_id"])
         since = int(request.query_params.get("since", "0"))
         wait = min(max(float(request.query_params.get("wait", "0")), 0.0), MAX_WAIT)
+        changed_after = request.query_params.get("changed_after")
         bot = emulator.bot_state()
-        if wait:
+        if wait and changed_after is not None:
+            revision = int(changed_after)
+            await emulator.notifier.wait_for(
+                lambda: bot.chat_revision(chat_id) > revision or emulator.closing, wait
+            )
+        elif wait:
             await emulator.notifier.wait_for(
                 lambda: bot.bot_message_count(chat_id) > since or emulator.closing, wait
             )
-        return bot.chat(chat_id)
+        return _Answer(bot.chat(chat_id), headers={"X-Chat-Revision": str(bot.chat_revision(chat_id))})
 
     async def file(request: Request) -> Any:
         stored = emulator.bot_state().files.get(request.path_params["file_id"])

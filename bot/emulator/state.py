@@ -124,6 +124,9 @@ class ChatState:
     next_message_id: int = 1
     blocked: bool = False
     left: bool = False
+    # Counts every change the bot makes to the chat (a message sent, edited or deleted), so a watcher
+    # can wait for the bot's reaction whatever form it takes.
+    revision: int = 0
 
     @property
     def id(self) -> int:
@@ -320,6 +323,8 @@ class BotState:
         }
         stored = StoredMessage(message=message, from_bot=from_bot, sent_at=self.now())
         chat.messages[message["message_id"]] = stored
+        if from_bot:
+            chat.revision += 1
         return stored
 
     def _queue(self, kind: str, payload: dict[str, Any], chat_id: int) -> None:
@@ -630,7 +635,7 @@ class BotState:
     def edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
         if "rich_message" in params and "text" not in params:
             raise bad_request("rich messages are not supported by the emulator")
-        _chat, stored = self._message_target(params)
+        chat, stored = self._message_target(params)
         text, entities = validation.check_text(
             params.get("text"), params.get("parse_mode"), params.get("entities")
         )
@@ -651,10 +656,11 @@ class BotState:
         # Editing the text without reply_markup removes the inline keyboard, as in Telegram.
         _set_or_drop(message, "reply_markup", markup)
         message["edit_date"] = self.timestamp()
+        chat.revision += 1
         return copy.deepcopy(message)
 
     def edit_message_reply_markup(self, params: dict[str, Any]) -> dict[str, Any]:
-        _chat, stored = self._message_target(params)
+        chat, stored = self._message_target(params)
         markup = params.get("reply_markup")
         if markup is not None:
             markup = validation.check_reply_markup(markup, inline_only=True)
@@ -665,6 +671,7 @@ class BotState:
             raise bad_request(_NOT_MODIFIED)
         _set_or_drop(message, "reply_markup", markup)
         message["edit_date"] = self.timestamp()
+        chat.revision += 1
         return copy.deepcopy(message)
 
     def answer_callback_query(self, params: dict[str, Any]) -> bool:
@@ -692,6 +699,7 @@ class BotState:
         if not stored.from_bot and not chat.private:
             raise bad_request("message can't be deleted")  # the bot is no admin in the groups it sees
         stored.deleted = True
+        chat.revision += 1
 
     def delete_message(self, params: dict[str, Any]) -> bool:
         chat = self._find_chat(params["chat_id"])
@@ -965,6 +973,11 @@ class BotState:
 
     def bot_messages(self, chat_id: int, *, include_deleted: bool = False) -> list[dict[str, Any]]:
         return [m for m in self.chat(chat_id) if m["from_bot"] and (include_deleted or not m["deleted"])]
+
+    def chat_revision(self, chat_id: int) -> int:
+        """How many changes the bot has made to the chat so far (see ChatState.revision)."""
+        state = self.chats.get(chat_id)
+        return 0 if state is None else state.revision
 
     def bot_message_count(self, chat_id: int) -> int:
         state = self.chats.get(chat_id)
