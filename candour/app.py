@@ -1,4 +1,4 @@
-"""The composition root: builds the vault and the bot (and later the desk) from one Settings object."""
+"""The composition root: builds the vault, the bot and the desk from one Settings object."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from bot.catalogue import Catalogue
 from bot.emulator import TelegramEmulator
 from bot.sandbox import SANDBOX_TOKEN, SANDBOX_USER, chat_in_terminal
 from candour.settings import Settings
+from desk import server as desk_server
+from desk.app import build_app as build_desk
 from policies.loader import load_policy, starter_policy_text
 from storage import keyring, migrate, officers, policy_store
 from storage.clock import Clock, SystemClock
@@ -217,6 +219,13 @@ async def serve_bot(settings: Settings, vault: Vault, *, stop: asyncio.Event) ->
         await stop.wait()
         await application.updater.stop()
         await application.stop()
+
+
+async def serve_desk(settings: Settings, vault: Vault, *, stop: asyncio.Event) -> None:
+    """Serve the standards desk on desk_host:desk_port, on this event loop, until `stop` is set."""
+    await desk_server.serve(
+        build_desk(vault, settings), host=settings.desk_host, port=settings.desk_port, stop=stop
+    )
 
 
 async def run_sandbox(

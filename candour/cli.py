@@ -31,12 +31,15 @@ from candour.app import (
     open_vault,
     run_sandbox,
     serve_bot,
+    serve_desk,
 )
 from candour.settings import Settings
+from desk.cli import desk as desk_group
+from desk.server import DeskNotServedError
 from policies.errors import PolicyError, PolicyInvalidError
 from policies.loader import load_policy
 from policies.validator import validate
-from storage import audit, cases, casework, keyring, officers, policy_store, rotation
+from storage import audit, cases, casework, desk_accounts, keyring, officers, policy_store, rotation
 from storage.errors import InputError, VaultError
 from storage.vault import Vault
 
@@ -217,7 +220,7 @@ def run() -> None:
         click.get_current_context().invoke(init)
     if settings.telegram_token is None:
         click.echo("No CANDOUR_TELEGRAM_TOKEN is set: starting the sandbox instead of the Telegram bot.")
-        run_async(_sandbox(settings))
+        run_async(_sandbox(settings, with_desk=settings.desk_enabled))
         return
 
     async def _serve() -> None:
@@ -227,8 +230,14 @@ def run() -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
+            services = [serve_bot(settings, vault, stop=stop)]
+            if settings.desk_enabled:
+                services.append(serve_desk(settings, vault, stop=stop))
+                click.echo(_desk_banner(settings))
             click.echo("Candour bot running; Ctrl+C stops it.")
-            await serve_bot(settings, vault, stop=stop)
+            await run_together(stop, *services)
+        except DeskNotServedError as exc:
+            raise CandourError(str(exc)) from None
         except InvalidToken:
             raise CandourError("Telegram refused the token in CANDOUR_TELEGRAM_TOKEN") from None
         except NetworkError:
@@ -239,6 +248,26 @@ def run() -> None:
             await vault.db.dispose()
 
     run_async(_serve())
+
+
+def _desk_banner(settings: Settings) -> str:
+    return (
+        f"The standards desk is at http://{settings.desk_host}:{settings.desk_port}/ "
+        "(give an officer a desk password with `candour officer set-password LOGIN`)."
+    )
+
+
+async def run_together(stop: asyncio.Event, *services: Coroutine[Any, Any, None]) -> None:
+    """Run services until `stop` is set; when one fails, stop the others and raise its error."""
+    tasks = [asyncio.create_task(service) for service in services]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        stop.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 @main.command()
@@ -252,10 +281,25 @@ def sandbox() -> None:
     run_async(_sandbox(settings))
 
 
-async def _sandbox(settings: Settings) -> None:
+async def _sandbox(settings: Settings, *, with_desk: bool = False) -> None:
     vault = await open_vault(settings)
     try:
-        await run_sandbox(vault)
+        if not with_desk:
+            await run_sandbox(vault)
+            return
+        stop = asyncio.Event()
+
+        async def chat() -> None:
+            try:
+                await run_sandbox(vault)
+            finally:
+                stop.set()
+
+        click.echo(_desk_banner(settings))
+        try:
+            await run_together(stop, chat(), serve_desk(settings, vault, stop=stop))
+        except DeskNotServedError as exc:
+            raise CandourError(str(exc)) from None
     finally:
         await vault.db.dispose()
     click.echo(
@@ -318,6 +362,26 @@ async def officer_add(
     click.echo(
         f"added {summary.login} (key {summary.key_fingerprint}); queues: {', '.join(summary.queues) or '-'}"
     )
+
+
+@officer.command("set-password")
+@click.argument("login")
+@click.option(
+    "--password",
+    envvar="CANDOUR_DESK_PASSWORD",
+    prompt="Desk password (12+ characters)",
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The officer's desk sign-in password (or CANDOUR_DESK_PASSWORD); not their key passphrase.",
+)
+@click.option("--reset-totp", is_flag=True, help="Also remove their second factor, so they enrol again.")
+@with_vault
+async def officer_set_password(vault: Vault, login: str, password: str, reset_totp: bool) -> None:
+    """Give an officer a desk password (and clear a lockout); audited."""
+    await desk_accounts.set_password(vault, login=login, password=password)
+    if reset_totp:
+        await desk_accounts.reset_totp(vault, login=login)
+    click.echo(f"desk password set for {login}{'; second factor reset' if reset_totp else ''}")
 
 
 @officer.command("list")
@@ -706,3 +770,6 @@ async def audit_verify(vault: Vault) -> None:
         )
         sys.exit(EXIT_INVALID)
     click.echo(f"audit log intact: {report.entries} entries, head {report.head_hash}")
+
+
+main.add_command(desk_group)

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     telegram_api_url: str | None = None
 
     # The standards desk (docs/desk.md). Times are seconds so tests lower them without monkeypatching.
+    desk_enabled: bool = True
     desk_host: str = "127.0.0.1"
     desk_port: int = Field(default=8470, ge=0, le=65535)
     desk_session_idle_seconds: int = Field(default=15 * 60, ge=1)

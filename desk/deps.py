@@ -1,0 +1,146 @@
+"""What every desk route shares: the desk's state (vault, settings, sessions), and the dependencies that
+find the caller's session, check the CSRF token, and require a second factor, roles, or an unlocked key.
+
+Each refusal is an exception the app turns into a JSON error under /api/ and a redirect or an error page
+elsewhere, so a route only ever runs for a caller it is meant for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+
+from candour.settings import Settings
+from desk.security import UNSAFE_METHODS, CookieNames, submitted_token, tokens_match
+from desk.sessions import DeskSession, LoginThrottle, SessionStore
+from storage.casework import CASEWORK_ROLES, QUEUE_LEAD
+from storage.desk_accounts import LockoutRule
+from storage.officers import UnlockedOfficer
+from storage.vault import Vault
+
+
+@dataclass
+class DeskState:
+    """The desk's long-lived parts, built once by `desk.app.build_app`."""
+
+    vault: Vault
+    settings: Settings
+    sessions: SessionStore
+    throttle: LoginThrottle
+    cookies: CookieNames
+    templates: Jinja2Templates
+
+    @property
+    def lockout(self) -> LockoutRule:
+        return LockoutRule(
+            threshold=self.settings.desk_lockout_threshold,
+            duration=timedelta(seconds=self.settings.desk_lockout_seconds),
+        )
+
+    @property
+    def due_soon(self) -> timedelta:
+        return timedelta(days=self.settings.desk_due_soon_days)
+
+
+class SignInRequired(Exception):
+    """No live session: sign in (again)."""
+
+
+class EnrolmentRequired(Exception):
+    """Signed in with a password alone, and the desk requires a second factor: enrol one first."""
+
+
+class UnlockRequired(Exception):
+    """The action needs the officer's private key, which is not unlocked in this session."""
+
+
+class Forbidden(Exception):
+    """The caller's roles do not allow this route."""
+
+
+class CsrfRefused(Exception):
+    """A state-changing request without the right CSRF token."""
+
+
+# Sign-in forms check the pre-sign-in token, whether or not an older session cookie is still around.
+SIGN_IN_PATHS = frozenset({"/login", "/api/session"})
+
+
+def desk_state(request: Request) -> DeskState:
+    state: DeskState = request.app.state.desk
+    return state
+
+
+State = Annotated[DeskState, Depends(desk_state)]
+
+
+async def check_csrf(request: Request, state: State) -> None:
+    """Refuse a state-changing request unless it carries the token of its session (or, before sign-in,
+    the token of its pre-sign-in cookie)."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    session = None
+    if request.url.path not in SIGN_IN_PATHS:
+        session = state.sessions.get(request.cookies.get(state.cookies.session))
+    expected = session.csrf if session is not None else request.cookies.get(state.cookies.csrf)
+    if not tokens_match(expected, await submitted_token(request)):
+        raise CsrfRefused()
+
+
+def optional_session(request: Request, state: State) -> DeskSession | None:
+    return state.sessions.get(request.cookies.get(state.cookies.session))
+
+
+def any_session(request: Request, state: State) -> DeskSession:
+    """The caller's live session, whatever its second-factor state."""
+    session = optional_session(request, state)
+    if session is None:
+        raise SignInRequired()
+    return session
+
+
+AnySession = Annotated[DeskSession, Depends(any_session)]
+
+
+def full_session(session: AnySession, state: State) -> DeskSession:
+    """A session past the second factor (or any session, if the settings do not require one)."""
+    if state.settings.desk_require_totp and not session.totp_enrolled:
+        raise EnrolmentRequired()
+    return session
+
+
+FullSession = Annotated[DeskSession, Depends(full_session)]
+
+
+def casework_session(session: FullSession) -> DeskSession:
+    """A session of a standards officer or queue lead."""
+    if not session.has_role(*CASEWORK_ROLES):
+        raise Forbidden(f"this needs the role {' or '.join(CASEWORK_ROLES)}")
+    return session
+
+
+CaseworkSession = Annotated[DeskSession, Depends(casework_session)]
+
+
+def unlocked_officer(session: CaseworkSession) -> UnlockedOfficer:
+    """The officer's unlocked key, for routes that decrypt or seal."""
+    if session.unlocked is None:
+        raise UnlockRequired()
+    return session.unlocked
+
+
+Unlocked = Annotated[UnlockedOfficer, Depends(unlocked_officer)]
+
+
+def queue_lead(session: CaseworkSession) -> DeskSession:
+    """A queue lead's session (granting access widens who can read)."""
+    if not session.has_role(QUEUE_LEAD):
+        raise Forbidden(f"this needs the role {QUEUE_LEAD}")
+    return session
+
+
+QueueLead = Annotated[DeskSession, Depends(queue_lead)]

@@ -1,0 +1,143 @@
+"""The JSON API's request and response bodies (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+# Bounds on what a request may carry; the vault applies its own, stricter limits with clear messages.
+_TEXT = 100_000
+_SHORT = 200
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class SignInIn(BaseModel):
+    login: str = Field(max_length=_SHORT)
+    password: str = Field(max_length=1024)
+    code: str | None = Field(default=None, max_length=16, description="TOTP code, once one is enrolled")
+
+
+class SessionOut(BaseModel):
+    login: str
+    display_name: str
+    roles: list[str]
+    totp_enrolled: bool
+    totp_required: bool
+    unlocked: bool
+    csrf_token: str = Field(description="Send as X-CSRF-Token on every POST")
+
+
+class CsrfOut(BaseModel):
+    csrf_token: str
+
+
+class UnlockIn(BaseModel):
+    passphrase: str = Field(max_length=1024)
+
+
+class TotpBeginOut(BaseModel):
+    secret: str = Field(description="Base32, for typing into an authenticator app")
+    uri: str = Field(description="otpauth:// URI (the QR code at /account/totp/qr.svg encodes it)")
+
+
+class TotpConfirmIn(BaseModel):
+    code: str = Field(max_length=16)
+
+
+class QueueRowOut(BaseModel):
+    reference: str
+    status: str
+    priority: str
+    categories: list[str]
+    queues: list[str]
+    flags: list[str]
+    received_at: datetime
+    ack_due_at: datetime
+    ack_state: str
+    feedback_due_at: datetime
+    feedback_state: str
+    assignee: str | None
+    new_message: bool
+
+
+class QueuePageOut(BaseModel):
+    cases: list[QueueRowOut]
+    next_cursor: str | None
+
+
+class FileOut(BaseModel):
+    id: str
+    seq: int
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    metadata_kept: bool
+    href: str
+
+
+class TimelineOut(BaseModel):
+    id: str
+    seq: int
+    kind: str
+    author: str
+    officer: str | None
+    at: datetime
+    text: str | None
+    detail: dict[str, Any]
+
+
+class CaseOut(BaseModel):
+    reference: str
+    status: str
+    priority: str
+    categories: list[str]
+    flags: list[str]
+    queues: list[str]
+    received_at: datetime
+    ack_due_at: datetime
+    feedback_due_at: datetime
+    policy_version: int
+    matched_rules: list[str]
+    assignee: str | None
+    report: dict[str, Any]
+    files: list[FileOut]
+    timeline: list[TimelineOut]
+
+
+class StatusIn(BaseModel):
+    status: Literal["acknowledged", "investigating", "closed"]
+    outcome: str | None = Field(
+        default=None, max_length=_TEXT, description="Needed to close: the reporter is told"
+    )
+
+
+class AssignIn(BaseModel):
+    login: str | None = Field(default=None, max_length=_SHORT, description="None unassigns")
+
+
+class TextIn(BaseModel):
+    text: str = Field(max_length=_TEXT)
+
+
+class ReferIn(BaseModel):
+    queue: str = Field(max_length=_SHORT)
+    reason: str = Field(default="", max_length=_TEXT)
+
+
+class GrantIn(BaseModel):
+    login: str = Field(max_length=_SHORT)
+
+
+class ExportIn(BaseModel):
+    form: Literal["folder"] = "folder"
+
+
+class DoneOut(BaseModel):
+    message: str
+    detail: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,187 @@
+"""The desk's use of the vault, shared by the web pages and the JSON API: sign-in, the queue page, the
+case as the desk shows it, files, and the case actions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from fastapi.responses import Response
+
+from desk.deps import DeskState
+from desk.schemas import CaseOut, FileOut, QueuePageOut, QueueRowOut, TimelineOut
+from desk.security import FILE_CSP
+from desk.sessions import DeskSession
+from storage import case_desk, cases, casework, desk_accounts, policy_store, queue_view
+from storage.officers import UnlockedOfficer
+
+# Kinds shown in the timeline (the report, its subjects record and files have their own places).
+TIMELINE_KINDS = (
+    cases.REPORTER_MESSAGE,
+    cases.OFFICER_MESSAGE,
+    cases.NOTE,
+    cases.CHECKIN_ANSWER,
+    cases.STATUS_NOTICE,
+    cases.OUTCOME,
+    cases.EVIDENCE,
+)
+REPORT_FIELDS = (
+    "narrative",
+    "when",
+    "where",
+    "witnesses",
+    "subjects",
+    "ongoing",
+    "risk_of_harm",
+    "reported_before",
+)
+# Shown inline in the case page; every other type only downloads. SVG is left out: it can carry script.
+INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
+
+
+async def sign_in(state: DeskState, *, login: str, password: str, code: str | None) -> DeskSession:
+    """Check the credentials and open a session (the caller sets the cookie)."""
+    signed = await desk_accounts.sign_in(
+        state.vault, login=login.strip().lower(), password=password, code=code or None, rule=state.lockout
+    )
+    return state.sessions.create(signed)
+
+
+def queue_rows(state: DeskState, result: queue_view.QueuePage) -> QueuePageOut:
+    now = state.vault.clock.now()
+    return QueuePageOut(
+        cases=[
+            QueueRowOut(
+                reference=row.reference,
+                status=row.status,
+                priority=row.priority,
+                categories=list(row.categories),
+                queues=list(row.queues),
+                flags=list(row.flags),
+                received_at=row.received_at,
+                ack_due_at=row.ack_due_at,
+                ack_state=row.ack_state(now, state.due_soon),
+                feedback_due_at=row.feedback_due_at,
+                feedback_state=row.feedback_state(now, state.due_soon),
+                assignee=row.assignee,
+                new_message=row.new_message,
+            )
+            for row in result.rows
+        ],
+        next_cursor=result.next_cursor,
+    )
+
+
+def safe_media_type(value: object) -> str:
+    """The stored media type if it is well formed, else a neutral one (it came from a reporter's phone)."""
+    text = str(value or "").strip().lower()
+    return text if _MEDIA_TYPE.match(text) else "application/octet-stream"
+
+
+def file_href(reference: str, item_id: str, *, api: bool) -> str:
+    return f"{'/api' if api else ''}/cases/{reference}/files/{item_id}"
+
+
+async def case_document(state: DeskState, *, officer: UnlockedOfficer, reference: str, api: bool) -> CaseOut:
+    """Decrypt a case (audited by the vault as opened) and shape it for the desk."""
+    opened = await casework.open_case(state.vault, officer=officer, reference=reference)
+    extra = await case_desk.extras(state.vault, officer_id=officer.id, reference=opened.reference)
+    report = opened.first(cases.REPORT)
+    files = [
+        FileOut(
+            id=item.id,
+            seq=item.seq,
+            filename=str(item.meta.get("filename") or "file"),
+            media_type=safe_media_type(item.meta.get("media_type")),
+            size=int(item.meta.get("size") or len(item.body)),
+            sha256=str(item.meta.get("sha256") or ""),
+            metadata_kept=bool(item.meta.get("metadata_kept")),
+            href=file_href(opened.reference, item.id, api=api),
+        )
+        for item in opened.items
+        if item.kind == cases.EVIDENCE
+    ]
+    timeline = [
+        TimelineOut(
+            id=item.id,
+            seq=item.seq,
+            kind=item.kind,
+            author=item.author,
+            officer=extra.item_officers.get(item.id),
+            at=item.created_at,
+            text=_item_text(item),
+            detail={
+                k: v for k, v in item.meta.items() if k not in {"text"} and isinstance(v, str | int | bool)
+            },
+        )
+        for item in opened.items
+        if item.kind in TIMELINE_KINDS
+    ]
+    return CaseOut(
+        reference=opened.reference,
+        status=opened.status,
+        priority=opened.priority,
+        categories=list(opened.categories),
+        flags=list(opened.flags),
+        queues=list(opened.queues),
+        received_at=opened.received_at,
+        ack_due_at=opened.ack_due_at,
+        feedback_due_at=opened.feedback_due_at,
+        policy_version=opened.policy_version,
+        matched_rules=list(opened.matched_rules),
+        assignee=extra.assignee,
+        report={key: report.meta.get(key) for key in REPORT_FIELDS} if report else {},
+        files=files,
+        timeline=timeline,
+    )
+
+
+def _item_text(item: casework.OpenedItem) -> str | None:
+    if item.kind == cases.EVIDENCE:
+        return f"File: {item.meta.get('filename') or 'file'}"
+    if item.kind == cases.CHECKIN_ANSWER:
+        return str(item.meta.get("text") or item.meta.get("answer") or "")
+    text = item.meta.get("text")
+    return str(text) if text is not None else None
+
+
+async def file_response(
+    state: DeskState, *, officer: UnlockedOfficer, reference: str, item_id: str
+) -> Response:
+    """One decrypted file (audited), always as an attachment in a sandbox: its bytes came from a reporter."""
+    item = await case_desk.open_file(state.vault, officer=officer, reference=reference, item_id=item_id)
+    name = str(item.meta.get("filename") or "file").replace("\\", "/").rsplit("/", 1)[-1] or "file"
+    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100] or "file"
+    return Response(
+        content=item.body,
+        media_type=safe_media_type(item.meta.get("media_type")),
+        headers={
+            "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
+            "Content-Security-Policy": FILE_CSP,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class QueueChoice:
+    """A queue a case could be referred to."""
+
+    id: str
+    name: str
+
+
+async def queue_choices(state: DeskState) -> list[QueueChoice]:
+    """The active policy's queues (for the refer form)."""
+    async with state.vault.db.reading() as session:
+        policy = await policy_store.active(session)
+    return [QueueChoice(q.id, q.name) for q in policy.document.queues]
+
+
+async def change_status(
+    state: DeskState, *, officer: UnlockedOfficer, reference: str, status: str, outcome: str | None
+) -> str:
+    return await casework.change_status(
+        state.vault, officer=officer, reference=reference, status=status, outcome=outcome or None
+    )
