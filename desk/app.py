@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from candour.settings import Settings
-from desk import api, errors, pages
+from desk import api, errors, oversight, pages
 from desk.deps import DeskState
 from desk.security import CookieNames, SecurityHeaders
 from desk.sessions import LoginThrottle, SessionStore
@@ -62,5 +62,7 @@ def build_app(vault: Vault, settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(oversight.api_router)
+    app.include_router(oversight.page_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

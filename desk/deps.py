@@ -144,3 +144,27 @@ def queue_lead(session: CaseworkSession) -> DeskSession:
 
 
 QueueLead = Annotated[DeskSession, Depends(queue_lead)]
+
+AUDITOR = "auditor"
+# Who may see aggregate statistics: people who answer for the service as a whole, not one queue's cases.
+DASHBOARD_ROLES = (AUDITOR, QUEUE_LEAD, "policy-admin")
+
+
+def auditor(session: FullSession) -> DeskSession:
+    """An auditor's session (the audit log names who read which case)."""
+    if not session.has_role(AUDITOR):
+        raise Forbidden(f"this needs the role {AUDITOR}")
+    return session
+
+
+Auditor = Annotated[DeskSession, Depends(auditor)]
+
+
+def dashboard_viewer(session: FullSession) -> DeskSession:
+    """A session of an auditor, queue lead or policy admin."""
+    if not session.has_role(*DASHBOARD_ROLES):
+        raise Forbidden(f"this needs the role {' or '.join(DASHBOARD_ROLES)}")
+    return session
+
+
+DashboardViewer = Annotated[DeskSession, Depends(dashboard_viewer)]

@@ -6,6 +6,7 @@ with a one-line confirmation, or in an error page saying what was wrong and that
 
 from __future__ import annotations
 
+import io
 from typing import Annotated, Any
 
 import segno
@@ -23,6 +24,8 @@ from desk.api import (
     unlock_session,
 )
 from desk.deps import (
+    AUDITOR,
+    DASHBOARD_ROLES,
     AnySession,
     CaseworkSession,
     QueueLead,
@@ -63,6 +66,8 @@ def render(
             "flash": flash,
             "casework": session is not None and session.has_role(*CASEWORK_ROLES),
             "is_lead": session is not None and session.has_role(QUEUE_LEAD),
+            "is_auditor": session is not None and session.has_role(AUDITOR),
+            "sees_dashboard": session is not None and session.has_role(*DASHBOARD_ROLES),
             **context,
         },
         status_code=status_code,
@@ -138,7 +143,10 @@ async def totp_page(request: Request, session: AnySession, state: State) -> Resp
 async def totp_qr(session: AnySession) -> Response:
     secret = begin_enrolment(session)
     qr = segno.make(desk_accounts.totp_uri(secret, login=session.login), error="m")
-    return Response(qr.svg_inline(scale=5, title="TOTP enrolment code"), media_type="image/svg+xml")
+    # A standalone document (served to <img>), so it needs its namespace, unlike segno's inline form.
+    svg = io.BytesIO()
+    qr.save(svg, kind="svg", scale=5, xmldecl=False, title="TOTP enrolment code")
+    return Response(svg.getvalue(), media_type="image/svg+xml")
 
 
 @router.post("/account/totp")
@@ -201,6 +209,7 @@ async def queue_page(
         session,
         page=views.queue_rows(state, result),
         query=query,
+        paged=bool(cursor),
         statuses=queue_view.STATUSES,
         priorities=("low", "normal", "high", "urgent"),
         sorts=tuple(queue_view.SORTS),

@@ -141,3 +141,48 @@ class ExportIn(BaseModel):
 class DoneOut(BaseModel):
     message: str
     detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditRowOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    reference: str | None
+    detail: dict[str, Any]
+    hash: str
+
+
+class AuditPageOut(BaseModel):
+    entries: list[AuditRowOut]
+    next_before: int | None = Field(description="Pass as `before` for the next, older page")
+
+
+class ChainOut(BaseModel):
+    ok: bool
+    entries: int
+    head_hash: str
+    first_broken: int | None
+    reason: str
+
+
+class CellOut(BaseModel):
+    label: str
+    count: str = Field(description="A number, or '<5' where it is suppressed")
+
+
+class RateOut(BaseModel):
+    percent: int | None = Field(
+        description="None where fewer than 5 cases are behind it, or the misses are few"
+    )
+    cases: str
+
+
+class DashboardOut(BaseModel):
+    cases: str
+    by_category: list[CellOut]
+    by_unit: list[CellOut]
+    by_month: list[CellOut]
+    acknowledged_in_time: RateOut
+    feedback_in_time: RateOut
+    median_hours_to_acknowledge: float | None

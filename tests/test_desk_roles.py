@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlmodel import select
 
-from desk import api, pages
+from desk import api, oversight, pages
 from desk.app import build_app
 from storage import cases, crypto, officers
 from storage.models import CaseItem
@@ -24,6 +24,8 @@ EVERYONE = frozenset(ROLES)
 CASEWORK = frozenset({"standards-officer", "queue-lead"})
 LEAD = frozenset({"queue-lead"})
 PUBLIC = "public"
+AUDITOR = frozenset({"auditor"})
+DASHBOARD = frozenset({"auditor", "queue-lead", "policy-admin"})
 
 # (method, path, body or form, who may) — {ref} and {item} are filled in per role. Order matters:
 # each role works its own fresh case through the workflow, and signs out last.
@@ -61,6 +63,11 @@ MATRIX: list[tuple[str, str, Body | None, frozenset[str] | str]] = [
     ("POST", "/api/cases/{ref}/grant", {"login": "zed"}, LEAD),
     ("POST", "/cases/{ref}/grant", {"login": "zed"}, LEAD),
     ("POST", "/api/cases/{ref}/exported", {"form": "folder"}, CASEWORK),
+    ("GET", "/api/audit", None, AUDITOR),
+    ("GET", "/api/audit/verify", None, AUDITOR),
+    ("GET", "/audit", None, AUDITOR),
+    ("GET", "/api/dashboard", None, DASHBOARD),
+    ("GET", "/dashboard", None, DASHBOARD),
     ("POST", "/api/session/logout", {}, EVERYONE),
     ("POST", "/login", {"login": "{login}", "password": "desk password for tests", "code": "{code}"}, PUBLIC),
     ("POST", "/logout", {}, EVERYONE),
@@ -84,7 +91,8 @@ def test_matrix_covers_every_route() -> None:
 
 
 def _routes() -> list[APIRoute]:
-    return [r for r in (*api.router.routes, *pages.router.routes) if isinstance(r, APIRoute)] + [
+    routers = (api.router, pages.router, oversight.api_router, oversight.page_router)
+    return [r for router in routers for r in router.routes if isinstance(r, APIRoute)] + [
         _OpenApi()  # served by FastAPI itself
     ]
 

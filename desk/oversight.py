@@ -1,0 +1,114 @@
+"""Oversight in the desk: the auditor's view of the audit log with its chain verified on screen, and the
+dashboard of clear-metadata statistics with small numbers suppressed. Pages and JSON API side by side."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from desk.api import ERRORS
+from desk.deps import Auditor, DashboardViewer, State, check_csrf
+from desk.pages import render
+from desk.schemas import AuditPageOut, AuditRowOut, CellOut, ChainOut, DashboardOut, RateOut
+from storage import audit_view, dashboard
+
+api_router = APIRouter(prefix="/api", dependencies=[Depends(check_csrf)], responses=ERRORS)
+page_router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
+
+Before = Annotated[int | None, Query(ge=1)]
+Action = Annotated[str, Query(max_length=48)]
+Reference = Annotated[str, Query(max_length=16)]
+
+
+async def _audit_page(
+    state: State, before: int | None, action: str, reference: str, limit: int = 100
+) -> AuditPageOut:
+    result = await audit_view.page(
+        state.vault, before=before, action=action or None, reference=reference or None, limit=limit
+    )
+    return AuditPageOut(
+        entries=[AuditRowOut(**row.__dict__) for row in result.rows], next_before=result.next_before
+    )
+
+
+async def _chain(state: State) -> ChainOut:
+    report = await audit_view.verify(state.vault)
+    return ChainOut(
+        ok=report.ok,
+        entries=report.entries,
+        head_hash=report.head_hash,
+        first_broken=report.first_broken,
+        reason=report.reason,
+    )
+
+
+def _dashboard_out(data: dashboard.Dashboard) -> DashboardOut:
+    def cells(items: tuple[dashboard.Cell, ...]) -> list[CellOut]:
+        return [CellOut(label=c.label, count=c.shown) for c in items]
+
+    def rate(value: dashboard.Rate) -> RateOut:
+        cases = dashboard.SUPPRESSED if value.of is None else str(value.of)
+        return RateOut(percent=value.percent, cases=cases)
+
+    return DashboardOut(
+        cases=dashboard.SUPPRESSED if data.cases is None else str(data.cases),
+        by_category=cells(data.by_category),
+        by_unit=cells(data.by_unit),
+        by_month=cells(data.by_month),
+        acknowledged_in_time=rate(data.acknowledged_in_time),
+        feedback_in_time=rate(data.feedback_in_time),
+        median_hours_to_acknowledge=data.median_hours_to_acknowledge,
+    )
+
+
+@api_router.get("/audit", summary="The audit log, newest first (auditors)")
+async def audit_entries(
+    _auditor: Auditor,
+    state: State,
+    before: Before = None,
+    action: Action = "",
+    reference: Reference = "",
+    limit: Annotated[int, Query(ge=1, le=audit_view.MAX_PAGE)] = 100,
+) -> AuditPageOut:
+    return await _audit_page(state, before, action, reference, limit)
+
+
+@api_router.get(
+    "/audit/verify", summary="Check the whole hash chain, as `candour audit verify` does (auditors)"
+)
+async def audit_verify(_auditor: Auditor, state: State) -> ChainOut:
+    return await _chain(state)
+
+
+@api_router.get("/dashboard", summary="Statistics from clear metadata; counts under 5 shown as '<5'")
+async def dashboard_data(_viewer: DashboardViewer, state: State) -> DashboardOut:
+    return _dashboard_out(await dashboard.build(state.vault))
+
+
+@page_router.get("/audit")
+async def audit_page(
+    request: Request,
+    session: Auditor,
+    state: State,
+    before: Before = None,
+    action: Action = "",
+    reference: Reference = "",
+) -> Response:
+    return render(
+        state,
+        request,
+        "audit.html",
+        session,
+        page=await _audit_page(state, before, action, reference),
+        chain=await _chain(state),
+        query={"action": action, "reference": reference},
+    )
+
+
+@page_router.get("/dashboard")
+async def dashboard_page(request: Request, session: DashboardViewer, state: State) -> Response:
+    return render(
+        state, request, "dashboard.html", session, data=_dashboard_out(await dashboard.build(state.vault))
+    )
