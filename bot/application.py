@@ -24,7 +24,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot import delivery, handlers
+from bot import delivery, followup, handlers
 from bot.catalogue import Catalogue
 from storage.vault import Vault
 
@@ -134,6 +134,9 @@ def register(application: Application) -> None:
         "cancel": handlers.on_cancel,
         "language": handlers.on_language,
         "wipe": handlers.on_wipe,
+        # Not in the command menu: for officers linking a chat for desk notices.
+        "link": handlers.on_link,
+        "unlink": handlers.on_unlink,
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback, filters=private & ~filters.UpdateType.EDITED))
@@ -169,10 +172,25 @@ async def start_services(application: Application) -> None:
             services.vault, context.bot, services.catalogue, owner=owner, chat_lock=chat_lock
         )
 
+    dispatcher = followup.Dispatcher(
+        vault=services.vault,
+        bot=application.bot,
+        catalogue=services.catalogue,
+        owner=owner,
+        chat_lock=chat_lock,
+    )
+
+    async def _follow_up(_context: ContextTypes.DEFAULT_TYPE) -> None:
+        await dispatcher.dispatch_due()
+
+    async def _expire_drafts(_context: ContextTypes.DEFAULT_TYPE) -> None:
+        await dispatcher.purge_drafts()
+
     if application.job_queue is not None:
-        application.job_queue.run_repeating(
-            _deliver, interval=application.bot_data["delivery_interval"], first=0.5, name="deliver"
-        )
+        interval = application.bot_data["delivery_interval"]
+        application.job_queue.run_repeating(_deliver, interval=interval, first=0.5, name="deliver")
+        application.job_queue.run_repeating(_follow_up, interval=interval, first=1.0, name="follow-up")
+        application.job_queue.run_repeating(_expire_drafts, interval=600, first=60, name="expire-drafts")
 
 
 __all__ = ["ChatType", "build_application"]

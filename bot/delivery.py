@@ -37,7 +37,7 @@ ChatLock = Callable[[int], AbstractAsyncContextManager[None]]
 
 
 @asynccontextmanager
-async def _no_lock(_chat_id: int) -> AsyncIterator[None]:
+async def no_lock(_chat_id: int) -> AsyncIterator[None]:
     yield
 
 
@@ -70,7 +70,7 @@ async def deliver_due(
         if contact is None:
             await outbox.finish(vault, entry_id=entry.id, status="failed", error="no contact handle")
             continue
-        async with (chat_lock or _no_lock)(int(contact)):
+        async with (chat_lock or no_lock)(int(contact)):
             sent += await _notify(vault, bot, catalogue, entry_id=entry.id, chat_id=int(contact))
     return sent
 

@@ -17,7 +17,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot import report_flow, state, status_flow
+from bot import checkins, report_flow, state, status_flow
 from bot.catalogue import Catalogue
 from bot.turn import Turn
 from storage.errors import DatabaseUnavailableError
@@ -162,6 +162,22 @@ async def on_status(turn: Turn, update: Update) -> None:
 
 
 on_help = _reply_with("help.text")
+
+
+@with_turn
+async def on_link(turn: Turn, update: Update) -> None:
+    """Officers only, and not in the public command list: link this chat for desk notices."""
+    message = update.message
+    assert message is not None
+    # Why delete at once: the code is a credential for a few minutes; it should not sit in the chat.
+    await turn.delete_now(message.message_id)
+    await checkins.on_link(turn, (message.text or "").partition(" ")[2])
+
+
+@with_turn
+async def on_unlink(turn: Turn, update: Update) -> None:
+    _remember(turn, update)
+    await checkins.on_unlink(turn)
 
 
 on_privacy = _reply_with("privacy.notice")
@@ -316,6 +332,8 @@ async def _global_button(turn: Turn, action: str, arg: str, message_id: int) -> 
         return await status_flow.read_pushed(turn, int(arg), message_id)
     if action == "reply" and arg.isdigit():
         return await status_flow.reply_pushed(turn, arg)
+    if action == "ci":
+        return await checkins.on_answer(turn, arg, message_id)
     if action == "lang":
         codes = [code for code, _ in _languages(turn)]
         if arg in codes:

@@ -15,13 +15,13 @@ from sqlmodel import select
 from bot.application import build_application, start_services
 from bot.catalogue import Catalogue
 from bot.emulator import TelegramEmulator
-from bot.sandbox import SANDBOX_TOKEN, SANDBOX_USER, chat_in_terminal
+from bot.sandbox import SANDBOX_TOKEN, SANDBOX_USER, TimeTravel, chat_in_terminal
 from candour.settings import Settings
 from desk import server as desk_server
 from desk.app import build_app as build_desk
 from policies.loader import load_policy, starter_policy_text
 from storage import keyring, migrate, officers, policy_store
-from storage.clock import Clock, SystemClock
+from storage.clock import Clock, ManualClock, SystemClock
 from storage.crypto import KdfParams
 from storage.db import Database, DatabaseConfig, sqlite_path
 from storage.errors import DatabaseUnavailableError, KeyringError, NotInitialisedError
@@ -231,8 +231,10 @@ async def serve_desk(settings: Settings, vault: Vault, *, stop: asyncio.Event) -
 async def run_sandbox(
     vault: Vault, *, read_line: Callable[[], str] | None = None, out: TextIO | None = None
 ) -> None:
-    """The real bot against the local emulator, with the reporter's chat in the terminal."""
-    async with TelegramEmulator() as emu:
+    """The real bot against the local emulator, with the reporter's chat in the terminal; if the vault runs
+    on a ManualClock (`candour sandbox --fast-clock`), the terminal can move time on."""
+    clock = vault.clock if isinstance(vault.clock, ManualClock) else None
+    async with TelegramEmulator(now=clock.now if clock else None) as emu:
         emu.add_bot(SANDBOX_TOKEN)
         user = emu.add_user(user_id=SANDBOX_USER, first_name="Sandbox", language_code="en")
         application = build_application(
@@ -248,7 +250,10 @@ async def run_sandbox(
             assert application.updater is not None
             await application.updater.start_polling(poll_interval=0, timeout=1)
             try:
-                await chat_in_terminal(emu, user=user, read_line=read_line, out=out or sys.stdout)
+                travel = TimeTravel(vault, clock) if clock else None
+                await chat_in_terminal(
+                    emu, user=user, read_line=read_line, out=out or sys.stdout, time_travel=travel
+                )
             finally:
                 await application.updater.stop()
                 await application.stop()

@@ -16,6 +16,7 @@ import signal
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,7 +40,8 @@ from desk.server import DeskNotServedError
 from policies.errors import PolicyError, PolicyInvalidError
 from policies.loader import load_policy
 from policies.validator import validate
-from storage import audit, cases, casework, desk_accounts, keyring, officers, policy_store, rotation
+from storage import audit, cases, casework, desk_accounts, keyring, links, officers, policy_store, rotation
+from storage.clock import ManualClock
 from storage.errors import InputError, VaultError
 from storage.vault import Vault
 
@@ -271,18 +273,26 @@ async def run_together(stop: asyncio.Event, *services: Coroutine[Any, Any, None]
 
 
 @main.command()
-def sandbox() -> None:
+@click.option(
+    "--fast-clock",
+    is_flag=True,
+    help="Time moves only when you say (!later 7d, !next): see a check-in arrive and answer it.",
+)
+def sandbox(fast_clock: bool) -> None:
     """Chat with the real bot in this terminal, through a local Telegram emulator (no account needed)."""
     settings = _settings()
     configure_logging(logging.WARNING)
     if run_async(_needs_admin(settings)):
         click.echo("Candour is not set up here yet; setting it up first.")
         click.get_current_context().invoke(init)
-    run_async(_sandbox(settings))
+    run_async(_sandbox(settings, fast_clock=fast_clock))
 
 
-async def _sandbox(settings: Settings, *, with_desk: bool = False) -> None:
-    vault = await open_vault(settings)
+async def _sandbox(settings: Settings, *, with_desk: bool = False, fast_clock: bool = False) -> None:
+    # Why a clock that starts now and moves only on command: the sandbox's reports are real cases in
+    # this installation, and their follow-up should happen on the sandbox's time, not the calendar's.
+    clock = ManualClock(current=datetime.now(UTC)) if fast_clock else None
+    vault = await open_vault(settings, clock=clock)
     try:
         if not with_desk:
             await run_sandbox(vault)
@@ -396,6 +406,19 @@ async def officer_list(vault: Vault) -> None:
         )
 
 
+@officer.command("link-code")
+@click.argument("login")
+@with_vault
+async def officer_link_code(vault: Vault, login: str) -> None:
+    """Make a one-time code (15 minutes) for the officer to send as `/link CODE` to the bot from their own
+    work Telegram account, for content-free notices of deadlines and escalations."""
+    async with vault.db.reading() as session:
+        found = await officers.get_by_login(session, login=login)
+    assert found.id is not None
+    code = await links.create_code(vault, officer_id=found.id)
+    click.echo(f"send this to the bot within 15 minutes: /link {code}")
+
+
 @officer.command("grant")
 @click.argument("login")
 @click.option("--queue", "queue_id", default=None, help="Add to this queue and open its open cases to them.")
@@ -462,7 +485,7 @@ def keys_rotate_relay() -> None:
         result = await _reseal(settings)
         click.echo(
             f"active relay key {new_id}; re-sealed {result.contacts} contact handle(s), {result.drafts} "
-            f"draft(s), {result.outbox} outbox message(s)"
+            f"draft(s), {result.outbox} outbox message(s), {result.links} officer link(s)"
         )
         click.echo("now restart every running Candour process, then run `candour keys retire-relay`")
 
@@ -478,7 +501,7 @@ def keys_retire_relay() -> None:
         result = await _reseal(settings)
         dropped = keyring.retire_relay_keys(settings.keys_dir)
         click.echo(
-            f"re-sealed {result.contacts + result.drafts + result.outbox} blob(s) left under old keys; "
+            f"re-sealed {result.contacts + result.drafts + result.outbox + result.links} blob(s) left under old keys; "
             f"retired {', '.join(dropped) or 'nothing'}"
         )
 

@@ -189,6 +189,10 @@ class Defaults(_Model):
     retention_days: int = 2190
     escalation: Id | None = None
     quiet_hours: QuietHours = QuietHours()
+    # A check-in goes out at a random moment up to this long after it is due (and outside quiet hours).
+    checkin_jitter_minutes: int = Field(default=180, ge=0, le=720)
+    # Sends to Telegram that fail on the network are tried this many times in all, with growing waits.
+    delivery_attempts: int = Field(default=5, ge=1, le=20)
     progress_update: ProgressClock = ProgressClock()
 
 

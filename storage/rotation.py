@@ -1,5 +1,5 @@
-"""Relay key rotation: re-seal contact handles, drafts, outbox copies and desk TOTP secrets under the newly
-active key."""
+"""Relay key rotation: re-seal contact handles, drafts, outbox copies, officers' chat links and desk TOTP
+secrets under the newly active key."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from storage import audit, desk_accounts
 from storage.cases import CONTACT_PURPOSE
 from storage.clock import coarsen
 from storage.drafts import DRAFT_PURPOSE
+from storage.followup import LINK_PURPOSE
 from storage.keyring import RelayKeyring
-from storage.models import ContactHandle, Draft, OutboxEntry
+from storage.models import ContactHandle, Draft, OfficerLink, OutboxEntry
 from storage.outbox import OUTBOX_PURPOSE
 from storage.vault import Vault
 
@@ -25,6 +26,7 @@ class RotationResult:
     drafts: int
     outbox: int
     totp: int = 0
+    links: int = 0
 
 
 async def reseal_all(vault: Vault, *, keyring: RelayKeyring, actor: str) -> RotationResult:
@@ -34,7 +36,7 @@ async def reseal_all(vault: Vault, *, keyring: RelayKeyring, actor: str) -> Rota
     old keys are retired only after this commits (see `candour keys rotate-relay`).
     """
     active = keyring.active_id
-    counts = {"contacts": 0, "drafts": 0, "outbox": 0, "totp": 0}
+    counts = {"contacts": 0, "drafts": 0, "outbox": 0, "totp": 0, "links": 0}
     async with vault.db.transaction() as session:
         for contact in (
             await session.exec(select(ContactHandle).where(ContactHandle.key_id != active))
@@ -68,6 +70,12 @@ async def reseal_all(vault: Vault, *, keyring: RelayKeyring, actor: str) -> Rota
             )
             session.add(entry)
             counts["outbox"] += 1
+        for link in (await session.exec(select(OfficerLink).where(OfficerLink.key_id != active))).all():
+            context = str(link.officer_id)
+            plain = keyring.open(link.key_id, link.sealed, purpose=LINK_PURPOSE, context=context)
+            link.key_id, link.sealed = keyring.seal(plain, purpose=LINK_PURPOSE, context=context)
+            session.add(link)
+            counts["links"] += 1
         # Desk second factors are relay-sealed too; left behind, retiring the old key would lock officers out.
         counts["totp"] = await desk_accounts.reseal_totp(session, keyring=keyring)
         await audit.append(

@@ -14,6 +14,7 @@ scenario that do not depend on each other run concurrently (SQLite writers queue
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -237,6 +238,10 @@ def test_officer_joins_queue_and_is_granted_earlier_cases(installed: Cli) -> Non
     shown = cli.ok("case", "show", corruption, "--as", "bob", env=as_bob)
     assert "queues: psd-counter-corruption" in shown
     assert "narrative: PC sells PNC checks" in shown
+
+    linking = cli.ok("officer", "link-code", "bob")
+    assert re.fullmatch(r"send this to the bot within 15 minutes: /link [0-9A-Z]{5}-[0-9A-Z]{5}\n", linking)
+    assert cli.fail("officer", "link-code", "nobody").startswith("candour: ")
 
 
 # --- policy ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from candour.app import open_vault
-from storage import cases, casework, drafts, keyring, officers, outbox, rotation
+from storage import cases, casework, drafts, followup, keyring, links, officers, outbox, rotation
 from storage.errors import DecryptionError, InvalidPassphraseError, KeyringError
 from storage.models import ContactHandle, Draft, Officer
 from storage.vault import Vault
@@ -49,18 +49,20 @@ async def test_rotate_relay_reseals_everything(settings, vault: Vault, alice, cl
     )
     await casework.message_reporter(vault, officer=alice, reference=result.reference, text="question?")
     await drafts.save(vault, chat_ref="chat-6", state={"step": "narrative"})
+    await links.redeem(vault, code=await links.create_code(vault, officer_id=alice.id), chat="chat-7")
 
     new_id = keyring.add_relay_key(settings.keys_dir)
     rotated = await open_vault(settings, clock=clock)
     try:
         counts = await rotation.reseal_all(rotated, keyring=rotated.keys.relay, actor="operator")
-        assert (counts.contacts, counts.drafts, counts.outbox) == (1, 1, 1)
+        assert (counts.contacts, counts.drafts, counts.outbox, counts.links) == (1, 1, 1, 1)
         assert keyring.retire_relay_keys(settings.keys_dir) == ["r1"]
         fresh = await open_vault(settings, clock=clock)
         try:
             assert list(fresh.keys.relay.keys) == [new_id]
             assert await cases.open_contact(fresh, case_id=result.case_id) == "chat-5"
             assert await drafts.load(fresh, chat_ref="chat-6") == {"step": "narrative"}
+            assert await followup.officer_chat(fresh, officer_id=alice.id) == "chat-7"
             async with fresh.db.transaction() as session:
                 pending = await outbox.pending_for_case(session, case_id=result.case_id)
                 contact = await session.get(ContactHandle, result.case_id)

@@ -1,0 +1,390 @@
+"""Follow-up in the vault: check-ins, their answers, deadline checks, escalation and officers' notices.
+
+The bot's dispatcher claims due outbox entries (storage.outbox.claim_due) and calls these to decide and
+record; everything that must not be lost is a row in the outbox or the case, never only a timer.
+Nothing here can open a case: answers are sealed to the case key, notices carry no content.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from policies.schedule import in_quiet_hours, send_time
+from policies.schema import PRIORITIES, Defaults
+from storage import audit, outbox, policy_store
+from storage.cases import CHECKIN_ANSWER, CONTACT_PURPOSE, OFFICER_MESSAGE, live_case, next_seq, seal_new_item
+from storage.clock import coarsen
+from storage.errors import InputError, NotFoundError
+from storage.models import Case, CaseItem, CaseQueue, ContactHandle, OfficerLink, OutboxEntry, QueueMember
+from storage.vault import Vault
+
+# The one-tap answers to a check-in, in the order the bot shows them.
+ANSWERS = ("better", "same", "worse", "retaliation", "stop")
+OFFICER_NOTICE = "officer-notice"
+CONTACT_SHRED = "contact-shred"
+# Why a week: the reporter can still answer the last check-in; after that nothing needs their chat.
+ANSWER_WINDOW = timedelta(days=7)
+LINK_PURPOSE = "officer-link"
+
+
+class CheckinClosedError(InputError):
+    """The check-in was answered already, or the case no longer takes answers."""
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send now, to this chat."""
+
+    chat: str
+
+
+@dataclass(frozen=True)
+class Later:
+    """Not now: put the entry back, due at this time."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Do not send, and why (recorded on the entry)."""
+
+    reason: str
+
+
+Plan = Send | Later | Drop
+
+
+async def _defaults(session: AsyncSession, case: Case | None) -> Defaults:
+    """The policy defaults that govern this case's follow-up: those of the version that routed it."""
+    if case is None:
+        return (await policy_store.active(session)).document.defaults
+    return (await policy_store.get_version(session, version=case.policy_version)).document.defaults
+
+
+async def plan_checkin(vault: Vault, *, entry: OutboxEntry) -> Plan:
+    """Decide what to do with a claimed check-in: send it, move it out of quiet hours, or drop it.
+
+    A check-in first comes due at its nominal day; it is then given a random send time (jitter) after
+    that, outside quiet hours, and sent when that time comes. If the dispatcher was down and the time
+    has since fallen in quiet hours, it is moved again.
+    """
+    assert entry.case_id is not None
+    now = vault.clock.now()
+    async with vault.db.reading() as session:
+        case = await session.get(Case, entry.case_id)
+        if case is None or case.purged_at is not None:
+            return Drop("case purged")
+        if case.checkins_stopped:
+            return Drop("check-ins stopped")
+        defaults = await _defaults(session, case)
+        contact = await session.get(ContactHandle, case.id)
+    quiet = defaults.quiet_hours
+    if not entry.detail.get("planned"):
+        jitter = timedelta(minutes=defaults.checkin_jitter_minutes)
+        return Later(send_time(entry.due_at, quiet, jitter=jitter, draw=secrets.randbelow(10**6) / 10**6))
+    if in_quiet_hours(now, quiet):
+        jitter = timedelta(minutes=min(defaults.checkin_jitter_minutes, 60))
+        return Later(send_time(now, quiet, jitter=jitter, draw=secrets.randbelow(10**6) / 10**6))
+    if contact is None:
+        return Drop("no contact handle")
+    chat = vault.keys.relay.open(contact.key_id, contact.sealed, purpose=CONTACT_PURPOSE, context=case.id)
+    return Send(chat.decode())
+
+
+async def reschedule(
+    vault: Vault,
+    *,
+    entry_id: int,
+    at: datetime,
+    planned: bool = True,
+    error: str = "",
+    reset_attempts: bool = False,
+) -> None:
+    """Put a claimed entry back as pending, due at `at` (its plan recorded, so it is not re-jittered)."""
+    async with vault.db.transaction() as session:
+        entry = await session.get(OutboxEntry, entry_id)
+        if entry is None:
+            return
+        entry.status, entry.lease_owner, entry.lease_until, entry.due_at = "pending", None, None, at
+        if reset_attempts:
+            entry.attempts = 0
+        entry.detail = {**entry.detail, "planned": planned}
+        entry.last_error = error[:200] or None
+        session.add(entry)
+
+
+async def attempts_allowed(vault: Vault, *, case_id: str | None) -> int:
+    """How many times in all a send may be tried (the policy's delivery attempts)."""
+    async with vault.db.reading() as session:
+        case = await session.get(Case, case_id) if case_id else None
+        return (await _defaults(session, case)).delivery_attempts
+
+
+async def stop_contact(vault: Vault, *, case_id: str, reason: str) -> int:
+    """The reporter's chat cannot be reached (bot blocked, chat deleted): stop this case's check-ins and
+    record why; returns how many pending entries were cancelled. Team messages stay readable by /status."""
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case = await session.get(Case, case_id)
+        if case is None:
+            return 0
+        case.checkins_stopped = True
+        session.add(case)
+        cancelled = await outbox.cancel(
+            session, case_id=case_id, kinds=(outbox.CHECKIN, outbox.REPORTER_MESSAGE), reason=reason
+        )
+        await audit.append(
+            session,
+            at=now,
+            actor="system",
+            action="case.checkins-stopped",
+            case_id=case_id,
+            detail={"reason": reason[:80]},
+        )
+        return cancelled
+
+
+async def checkin_sent(vault: Vault, *, entry_id: int) -> None:
+    """Record a check-in as sent; after the last one of a closed case, schedule the contact's shredding."""
+    now = vault.clock.now()
+    async with vault.db.transaction() as session:
+        entry = await session.get(OutboxEntry, entry_id)
+        if entry is None or entry.case_id is None:
+            return
+        entry.status, entry.lease_owner, entry.lease_until = "sent", None, None
+        entry.done_at, entry.last_error = coarsen(now), None
+        session.add(entry)
+        case = await session.get(Case, entry.case_id)
+        if case is not None and case.status == "closed" and not await _pending_checkins(session, case.id):
+            outbox.schedule(
+                session, kind=CONTACT_SHRED, due_at=now + ANSWER_WINDOW, now=coarsen(now), case_id=case.id
+            )
+
+
+async def _pending_checkins(session: AsyncSession, case_id: str) -> bool:
+    row = (
+        await session.exec(
+            select(OutboxEntry.id).where(
+                OutboxEntry.case_id == case_id,
+                OutboxEntry.kind == outbox.CHECKIN,
+                col(OutboxEntry.status).in_(("pending", "claimed")),
+            )
+        )
+    ).first()
+    return row is not None
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    """What answering a check-in did."""
+
+    answer: str
+    escalated: bool
+    stopped: bool
+
+
+async def answer_checkin(vault: Vault, *, entry_id: int, chat: str, answer: str) -> AnswerResult:
+    """Seal a reporter's one-tap answer to a check-in into the case, and act on it.
+
+    Threat: a forged button press answering someone else's check-in. Why the contact check: the
+    answer counts only from the chat the check-in was sent to (the case's sealed contact handle).
+    Retaliation raises the priority, escalates per policy and notifies the queues; stop ends check-ins.
+    """
+    if answer not in ANSWERS:
+        raise InputError("that is not an answer to a check-in")
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        entry = await session.get(OutboxEntry, entry_id, with_for_update=True)
+        if entry is None or entry.kind != outbox.CHECKIN or entry.case_id is None:
+            raise NotFoundError("no such check-in")
+        contact = await session.get(ContactHandle, entry.case_id)
+        if (
+            contact is None
+            or vault.keys.relay.open(
+                contact.key_id, contact.sealed, purpose=CONTACT_PURPOSE, context=entry.case_id
+            ).decode()
+            != chat
+        ):
+            raise CheckinClosedError("this check-in is closed")
+        if entry.status != "sent" or entry.detail.get("answered"):
+            raise CheckinClosedError("this check-in was answered already")
+        case = await live_case(session, entry.case_id, for_update=True)
+        seal_new_item(
+            session,
+            case=case,
+            kind=CHECKIN_ANSWER,
+            author="reporter",
+            meta={"answer": answer, "phase": entry.detail.get("phase"), "day": entry.detail.get("day")},
+            seq=await next_seq(session, case.id),
+            at=now,
+        )
+        entry.detail = {**entry.detail, "answered": True}
+        session.add(entry)
+        escalated = stopped = False
+        if answer == "retaliation":
+            escalated = await _escalate(session, case, now=now, why="retaliation reported at a check-in")
+            if "retaliation" not in case.flags:
+                case.flags = [*case.flags, "retaliation"]
+        elif answer == "worse":
+            await _notify_queues(session, case, now=now, what="a check-in answer needs reading")
+        elif answer == "stop":
+            case.checkins_stopped = stopped = True
+            await outbox.cancel(session, case_id=case.id, kinds=(outbox.CHECKIN,), reason="reporter stopped")
+        if "checkin-answer" not in case.flags:
+            case.flags = [*case.flags, "checkin-answer"]
+        case.updated_at = now
+        session.add(case)
+        await audit.append(
+            session, at=now, actor="reporter", action="case.checkin-answered", case_id=case.id, detail={}
+        )
+        return AnswerResult(answer=answer, escalated=escalated, stopped=stopped)
+
+
+async def _escalate(session: AsyncSession, case: Case, *, now: datetime, why: str) -> bool:
+    """Raise the priority one step, flag the case escalated, add the policy's escalation queue, notify.
+
+    Why the escalation queue gets no key here: nothing on the server can open a case key. Its members
+    are told (content-free) and see the case in their queue; an officer who holds the case key grants
+    them access at the desk (storage.casework.refer / grant), which also re-checks conflicts.
+    """
+    level = PRIORITIES.index(case.priority) if case.priority in PRIORITIES else 1  # type: ignore[arg-type]
+    case.priority = PRIORITIES[min(level + 1, len(PRIORITIES) - 1)]
+    first = "escalated" not in case.flags
+    if first:
+        case.flags = [*case.flags, "escalated"]
+    target = case.escalation_queue
+    if target and await session.get(CaseQueue, (case.id, target)) is None:
+        session.add(CaseQueue(case_id=case.id, queue_id=target, via="escalated", added_at=now))
+    await _notify_queues(session, case, now=now, what=why, extra=(target,) if target else ())
+    await audit.append(
+        session,
+        at=now,
+        actor="system",
+        action="case.escalated",
+        case_id=case.id,
+        detail={"to": target, "priority": case.priority, "why": why},
+    )
+    return True
+
+
+async def _notify_queues(
+    session: AsyncSession, case: Case, *, now: datetime, what: str, extra: tuple[str, ...] = ()
+) -> int:
+    """Queue a content-free notice for every linked officer of the case's queues; returns how many."""
+    queues = set((await session.exec(select(CaseQueue.queue_id).where(CaseQueue.case_id == case.id))).all())
+    queues |= set(extra)
+    rows = (
+        await session.exec(
+            select(QueueMember.queue_id, QueueMember.officer_id)
+            .join(OfficerLink, col(OfficerLink.officer_id) == col(QueueMember.officer_id))
+            .where(col(QueueMember.queue_id).in_(sorted(queues)))
+        )
+    ).all()
+    seen: set[int] = set()
+    for queue_id, officer_id in sorted(rows):
+        if officer_id in seen:
+            continue
+        seen.add(officer_id)
+        outbox.schedule(
+            session,
+            kind=OFFICER_NOTICE,
+            due_at=now,
+            now=now,
+            case_id=case.id,
+            detail={
+                "officer": officer_id,
+                "queue": queue_id,
+                "reference": case.reference,
+                "priority": case.priority,
+                "what": what,
+            },
+        )
+    return len(seen)
+
+
+async def check_deadline(vault: Vault, *, entry: OutboxEntry) -> str:
+    """A deadline warning or due date has come: warn, or escalate, unless the deadline was met.
+
+    Returns what was done: "met", "warned" or "escalated".
+    """
+    assert entry.case_id is not None
+    name = entry.detail.get("deadline", "")
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case = await session.get(Case, entry.case_id, with_for_update=True)
+        if case is None or case.purged_at is not None or case.status == "closed":
+            return "met"
+        if name == "acknowledge" and case.acknowledged_at is not None:
+            return "met"
+        if name == "feedback" and await _feedback_given(session, case):
+            return "met"
+        due = case.ack_due_at if name == "acknowledge" else case.feedback_due_at
+        what = {"acknowledge": "acknowledgement", "feedback": "feedback to the reporter"}.get(name, name)
+        if entry.kind == outbox.DEADLINE_WARNING:
+            await _notify_queues(session, case, now=now, what=f"{what} due {due:%d %b %Y}")
+            await audit.append(
+                session,
+                at=now,
+                actor="system",
+                action="case.deadline-warning",
+                case_id=case.id,
+                detail={"deadline": name},
+            )
+            return "warned"
+        await _escalate(session, case, now=now, why=f"{what} overdue since {due:%d %b %Y}")
+        session.add(case)
+        return "escalated"
+
+
+async def _feedback_given(session: AsyncSession, case: Case) -> bool:
+    row = (
+        await session.exec(
+            select(CaseItem.id).where(CaseItem.case_id == case.id, CaseItem.kind == OFFICER_MESSAGE)
+        )
+    ).first()
+    return row is not None
+
+
+async def officer_chat(vault: Vault, *, officer_id: int) -> str | None:
+    """The linked Telegram chat of an officer, opened for a notice (None if not linked)."""
+    async with vault.db.reading() as session:
+        link = await session.get(OfficerLink, officer_id)
+    if link is None:
+        return None
+    return vault.keys.relay.open(
+        link.key_id, link.sealed, purpose=LINK_PURPOSE, context=str(officer_id)
+    ).decode()
+
+
+async def case_reference(vault: Vault, *, case_id: str) -> str | None:
+    """The reference of a case not yet purged (None if gone)."""
+    async with vault.db.reading() as session:
+        case = await session.get(Case, case_id)
+    return None if case is None or case.purged_at is not None else case.reference
+
+
+async def needs_contact(vault: Vault, *, case_id: str) -> bool:
+    """Whether the case may still need to reach the reporter: open, or with check-ins or messages still to
+    send. A message already notified does not count: its text stays readable through /status."""
+    async with vault.db.reading() as session:
+        case = await session.get(Case, case_id)
+        if case is None or case.purged_at is not None:
+            return False
+        if case.status != "closed":
+            return True
+        row = (
+            await session.exec(
+                select(OutboxEntry.id).where(
+                    OutboxEntry.case_id == case_id,
+                    col(OutboxEntry.kind).in_((outbox.CHECKIN, outbox.REPORTER_MESSAGE)),
+                    col(OutboxEntry.status).in_(("pending", "claimed")),
+                )
+            )
+        ).first()
+        return row is not None
