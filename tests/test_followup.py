@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlmodel import col, select
@@ -222,8 +223,11 @@ async def test_retaliation_raises_priority_escalates_and_notifies_linked_officer
             )
         ).first()
     assert via == "escalated"
+
     def notices() -> list[str]:
-        return [m["text"] for m in world.emu.bot_messages(officer_phone.user_id) if "retaliation" in m["text"]]
+        return [
+            m["text"] for m in world.emu.bot_messages(officer_phone.user_id) if "retaliation" in m["text"]
+        ]
 
     await wait_for(lambda: bool(notices()))
     (notice,) = notices()
@@ -398,3 +402,37 @@ async def test_a_429_waits_retry_after(vault: Vault, clock: ManualClock) -> None
         clock.current = limited.due_at
         assert (await dispatcher.dispatch_due()).counts == {"sent": 1}
         await bot.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("answer", "thanks", "notice"),
+    [("same", "checkin.thanks", False), ("worse", "checkin.thanks.worse", True)],
+)
+async def test_no_change_and_worse_are_sealed_and_worse_tells_the_team(
+    world: BotWorld, clock: ManualClock, alice: UnlockedOfficer, answer: str, thanks: str, notice: bool
+) -> None:
+    reporter, officer_phone = world.user(7100080), world.user(7100081)
+    await world.say(officer_phone, f"/link {await links.create_code(world.vault, officer_id=alice.id)}")
+    result = await submit_for(world, reporter.user_id)
+    await casework.change_status(
+        world.vault, officer=alice, reference=result.reference, status="acknowledged"
+    )
+    before = await the_case(world.vault, result.case_id)
+    message = await next_checkin(world, clock, reporter.user_id, result.case_id)
+    press(world, reporter, message, answer)
+    await world.settle()
+    assert world.last(reporter.user_id) == T(thanks)
+    opened = await casework.open_case(world.vault, officer=alice, reference=result.reference)
+    assert [i.meta["answer"] for i in opened.items if i.kind == cases.CHECKIN_ANSWER] == [answer]
+    after = await the_case(world.vault, result.case_id)
+    assert (
+        after.priority == before.priority
+        and "escalated" not in after.flags
+        and "checkin-answer" in after.flags
+    )
+    texts = lambda: [m["text"] for m in world.emu.bot_messages(officer_phone.user_id)]  # noqa: E731
+    if notice:
+        await wait_for(lambda: any("check-in answer needs reading" in t for t in texts()))
+    else:
+        await asyncio.sleep(0.5)
+        assert not any(result.reference in t for t in texts())
