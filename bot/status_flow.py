@@ -48,13 +48,23 @@ async def on_code(turn: Turn, message: Message) -> None:
     await turn.say(_render(turn, view), _actions(turn))
 
 
+def notice_text(turn: Turn, status: str | None) -> str | None:
+    """A status notice worded from the catalogue (the vault keeps an English copy for other front doors)."""
+    if not status:
+        return None
+    key = f"notice.{status}"
+    text = turn.t(key)
+    return None if text == key else text
+
+
 def _render(turn: Turn, view: cases.ReporterView) -> str:
     t = turn.t
     lines = []
     for entry in view.timeline:
         at = f"{entry.at:%d %b %Y}"
         if entry.author == "officer" and entry.text:
-            lines.append(t("status.timeline.team", at=at, text=entry.text))
+            text = notice_text(turn, entry.notice) or entry.text
+            lines.append(t("status.timeline.team", at=at, text=text))
         elif entry.author == "reporter" and entry.kind != cases.REPORT:
             what = {"evidence": "status.what.evidence", "checkin-answer": "status.what.checkin"}.get(
                 entry.kind, "status.what.message"
@@ -173,7 +183,7 @@ async def read_pushed(turn: Turn, entry_id: int, message_id: int) -> str | None:
         return turn.t("push.gone")
     if await cases.open_contact(turn.vault, case_id=entry.case_id) != str(turn.chat_id):
         return turn.t("button.stale")
-    text = outbox.open_reporter_payload(turn.vault, entry)
+    text = notice_text(turn, entry.detail.get("reason")) or outbox.open_reporter_payload(turn.vault, entry)
     turn.state.inbox[str(entry_id)] = entry.case_id
     await turn.edit(
         message_id, turn.t("push.message", text=text), [[(turn.t("button.reply"), f"x|reply|{entry_id}")]]

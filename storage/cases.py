@@ -125,6 +125,8 @@ class TimelineEntry:
     kind: str
     author: str
     text: str | None = None
+    # For a status notice, the status it announces, so a front door can word it in the reader's language.
+    notice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -591,15 +593,20 @@ async def reporter_view(vault: Vault, *, code: str) -> ReporterView:
     for item in items:
         if item.kind in (SUBJECTS, NOTE):
             continue
-        text = None
+        meta: dict[str, Any] = {}
         if item.reporter_ciphertext is not None:
             opened = crypto.hpke_open(
                 item.reporter_ciphertext,
                 private_key=reporter_private,
                 info=crypto.bind(crypto.Purpose.REPORTER_COPY, case_id, item.id, item.kind),
             )
-            text = payloads.decode(opened)[0].get("text")
-        timeline.append(TimelineEntry(at=item.created_at, kind=item.kind, author=item.author, text=text))
+            meta = payloads.decode(opened)[0]
+        notice = meta.get("status") if item.kind == STATUS_NOTICE else None
+        timeline.append(
+            TimelineEntry(
+                at=item.created_at, kind=item.kind, author=item.author, text=meta.get("text"), notice=notice
+            )
+        )
     return ReporterView(
         case_id=case.id,
         reference=case.reference,

@@ -10,8 +10,9 @@ import pytest
 
 from bot.catalogue import Catalogue
 from bot.emulator import TelegramEmulator
+from storage import cases, casework
 from storage.vault import Vault
-from tests.bot_world import TOKEN, BotWorld
+from tests.bot_world import TOKEN, BotWorld, wait_for
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
 
@@ -29,7 +30,8 @@ async def world(vault: Vault, clock, tmp_path: Path) -> AsyncIterator[BotWorld]:
         'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
         'msgid "language.name"\nmsgstr "Polski"\n\n'
         'msgid "language.set"\nmsgstr "Ustawiono język polski."\n\n'
-        'msgid "help.text"\nmsgstr "Pomoc: /report, /status"\n',
+        'msgid "help.text"\nmsgstr "Pomoc: /report, /status"\n\n'
+        'msgid "notice.acknowledged"\nmsgstr "Zgłoszenie zostało przyjęte."\n',
         encoding="utf-8",
     )
     async with TelegramEmulator(now=clock.now) as emu:
@@ -60,3 +62,22 @@ async def test_language_follows_telegram_and_language_command_overrides(world: B
     assert "not end-to-end encrypted" in world.last(english.user_id), (
         "untranslated text falls back to English"
     )
+
+
+async def test_status_notices_and_checkins_are_worded_in_the_chats_language(
+    world: BotWorld, vault: Vault, alice
+) -> None:
+    """The vault keeps an English copy of a status notice; the bot words it from the chat's catalogue, for the
+    pushed notice and in /status alike."""
+    polish = world.user(6003, language_code="pl")
+    await world.say(polish, "/language")
+    await world.tap(polish, "Polski")
+    result = await cases.submit(
+        vault,
+        report=cases.ReportSubmission(categories=("bullying",), narrative="n"),
+        contact=str(polish.user_id),
+    )
+    await casework.change_status(vault, officer=alice, reference=result.reference, status="acknowledged")
+    await wait_for(lambda: any(b[2].startswith("x|read|") for b in world.buttons(polish.user_id)))
+    await world.tap(polish, world.buttons(polish.user_id)[-1][1])
+    assert "Zgłoszenie zostało przyjęte." in world.last(polish.user_id)
