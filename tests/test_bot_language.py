@@ -81,3 +81,7 @@ async def test_status_notices_and_checkins_are_worded_in_the_chats_language(
     await wait_for(lambda: any(b[2].startswith("x|read|") for b in world.buttons(polish.user_id)))
     await world.tap(polish, world.buttons(polish.user_id)[-1][1])
     assert "Zgłoszenie zostało przyjęte." in world.last(polish.user_id)
+    await world.say(polish, "/status")
+    await world.say(polish, result.receipt_code)
+    assert "Zgłoszenie zostało przyjęte." in world.last(polish.user_id)
+    assert "Your report has been received" not in world.last(polish.user_id)
