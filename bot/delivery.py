@@ -14,13 +14,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot import state
+from bot import sending, state
 from bot.catalogue import Catalogue
 from storage import cases, outbox
 from storage.errors import DatabaseUnavailableError, DecryptionError
+from storage.models import OutboxEntry
 from storage.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -71,33 +71,23 @@ async def deliver_due(
             await outbox.finish(vault, entry_id=entry.id, status="failed", error="no contact handle")
             continue
         async with (chat_lock or no_lock)(int(contact)):
-            sent += await _notify(vault, bot, catalogue, entry_id=entry.id, chat_id=int(contact))
+            sent += await _notify(vault, bot, catalogue, entry=entry, chat_id=int(contact))
     return sent
 
 
-async def _notify(vault: Vault, bot: Bot, catalogue: Catalogue, *, entry_id: int, chat_id: int) -> int:
+async def _notify(vault: Vault, bot: Bot, catalogue: Catalogue, *, entry: OutboxEntry, chat_id: int) -> int:
     chat_state = await state.load(vault, chat_id)
     t = catalogue.for_language(chat_state.language)
+    assert entry.id is not None
     markup = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(t("button.read"), callback_data=f"x|read|{entry_id}")]]
+        [[InlineKeyboardButton(t("button.read"), callback_data=f"x|read|{entry.id}")]]
     )
-    try:
-        notice = await bot.send_message(chat_id, t("push.notice"), reply_markup=markup)
-    except RetryAfter:
-        await outbox.finish(
-            vault, entry_id=entry_id, status="pending", keep_payload=True, error="rate limited"
-        )
-        return 0
-    except (Forbidden, BadRequest) as exc:
-        # Blocked or deleted chat: record why; the message stays in the case for /status.
-        await outbox.finish(vault, entry_id=entry_id, status="failed", error=type(exc).__name__)
-        return 0
-    except TelegramError as exc:
-        await outbox.finish(
-            vault, entry_id=entry_id, status="pending", keep_payload=True, error=type(exc).__name__
-        )
+    # A failed send is recorded on the entry (retry later, or failed with the reason); the message
+    # itself stays in the case for /status either way.
+    notice = await sending.send_recorded(vault, bot, entry, chat_id, t("push.notice"), markup)
+    if not isinstance(notice, Message):
         return 0
     chat_state.remember(notice.message_id, vault.clock.now())
     await state.save(vault, chat_id, chat_state)
-    await outbox.finish(vault, entry_id=entry_id, status="notified", keep_payload=True)
+    await outbox.finish(vault, entry_id=entry.id, status="notified", keep_payload=True)
     return 1

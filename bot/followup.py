@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot import state
+from bot import sending, state
 from bot.catalogue import Catalogue
 from bot.delivery import ChatLock, no_lock
 from storage import casework, drafts, followup, outbox
@@ -36,9 +35,6 @@ KINDS = (
     followup.OFFICER_NOTICE,
     followup.CONTACT_SHRED,
 )
-# Why these waits: a network fault is usually over in seconds; a longer one should not be hammered.
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(hours=1)
 
 
 @dataclass
@@ -199,41 +195,7 @@ class Dispatcher:
             return "sent"
         return outcome
 
-    # --- sending ---------------------------------------------------------------------------------
-
     async def _send(
         self, entry: OutboxEntry, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
     ) -> Message | str:
-        """Send, or record why not: a 429 waits retry_after; a blocked bot or deleted chat stops the
-        case's check-ins; network faults retry with backoff up to the policy's attempts."""
-        assert entry.id is not None
-        try:
-            return await self.bot.send_message(chat_id, text, reply_markup=markup)
-        except RetryAfter as exc:
-            wait = (
-                exc.retry_after
-                if isinstance(exc.retry_after, timedelta)
-                else timedelta(seconds=exc.retry_after)
-            )
-            await followup.reschedule(
-                self.vault, entry_id=entry.id, at=self.vault.clock.now() + wait, error="rate limited"
-            )
-            return "rate-limited"
-        except (Forbidden, BadRequest) as exc:
-            reason = f"unreachable: {type(exc).__name__}"
-            await outbox.finish(self.vault, entry_id=entry.id, status="failed", error=reason)
-            if entry.kind == outbox.CHECKIN and entry.case_id is not None:
-                await followup.stop_contact(self.vault, case_id=entry.case_id, reason=reason)
-            return "unreachable"
-        except (NetworkError, TelegramError) as exc:
-            allowed = await followup.attempts_allowed(self.vault, case_id=entry.case_id)
-            error = f"network: {type(exc).__name__}"
-            if entry.attempts >= allowed:
-                await outbox.finish(self.vault, entry_id=entry.id, status="failed", error=error)
-                log.warning("gave up on a %s after %d attempts", entry.kind, entry.attempts)
-                return "failed"
-            wait = min(BACKOFF_BASE * 2 ** (entry.attempts - 1), BACKOFF_CAP)
-            await followup.reschedule(
-                self.vault, entry_id=entry.id, at=self.vault.clock.now() + wait, error=error
-            )
-            return "retry"
+        return await sending.send_recorded(self.vault, self.bot, entry, chat_id, text, markup)

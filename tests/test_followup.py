@@ -358,6 +358,8 @@ async def test_closure_checkin_then_contact_shredded_then_purged_on_retention(
             return await session.get(ContactHandle, result.case_id) is None
 
     assert not await contact_gone()
+    # The outcome's notice must have gone out first: a message still to send keeps the contact.
+    await wait_for(lambda: any(b[2].startswith("x|read|") for b in world.buttons(user.user_id)))
     clock.advance(timedelta(days=8))
     await eventually(contact_gone)
 
