@@ -32,6 +32,7 @@ KINDS = (
     outbox.DEADLINE_WARNING,
     outbox.DEADLINE_DUE,
     outbox.PURGE,
+    outbox.PROGRESS_UPDATE,
     followup.OFFICER_NOTICE,
     followup.CONTACT_SHRED,
 )
@@ -96,6 +97,7 @@ class Dispatcher:
             outbox.DEADLINE_WARNING: self._deadline,
             outbox.DEADLINE_DUE: self._deadline,
             outbox.PURGE: self._purge,
+            outbox.PROGRESS_UPDATE: self._progress,
             followup.OFFICER_NOTICE: self._officer_notice,
             followup.CONTACT_SHRED: self._shred,
         }
@@ -150,6 +152,12 @@ class Dispatcher:
     async def _deadline(self, entry: OutboxEntry) -> str:
         assert entry.id is not None
         result = await followup.check_deadline(self.vault, entry=entry)
+        await outbox.finish(self.vault, entry_id=entry.id, status="done" if result != "met" else "cancelled")
+        return result
+
+    async def _progress(self, entry: OutboxEntry) -> str:
+        assert entry.id is not None
+        result = await followup.check_progress(self.vault, entry=entry)
         await outbox.finish(self.vault, entry_id=entry.id, status="done" if result != "met" else "cancelled")
         return result
 

@@ -10,6 +10,7 @@ early, and the spread hides the schedule.
 
 from __future__ import annotations
 
+import calendar
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -65,3 +66,11 @@ def send_time(due: datetime, quiet: QuietHours, *, jitter: timedelta, draw: floa
     start = quiet_end(due, quiet)
     spread = min(jitter, allowed_span(start, quiet) - timedelta(minutes=1))
     return start + max(spread, timedelta(0)) * draw
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` calendar months later (the month's last day if it is shorter)."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)

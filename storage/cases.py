@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel, col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policies.engine import ReportFacts, route
+from policies.schedule import add_months
 from policies.schema import PolicyDocument
 from storage import audit, crypto, outbox, payloads, policy_store, receipts
 from storage.clock import coarsen
@@ -446,6 +447,9 @@ def _submit(
         recipient_keys.append((vault.keys.recovery_public_key, None, "recovery"))
     followup = outbox.deadline_rows(case_id=case_id, name="acknowledge", start=now, due=ack_due, now=now)
     followup += outbox.deadline_rows(case_id=case_id, name="feedback", start=now, due=feedback_due, now=now)
+    # Regulation 19: an investigation still open after 12 months (by default) is due a progress update.
+    progress = add_months(now, policy.document.defaults.progress_update.first_after_months)
+    followup.append(outbox.entry_row(kind=outbox.PROGRESS_UPDATE, due_at=progress, now=now, case_id=case_id))
     if report.checkin_consent:
         followup += outbox.checkin_rows(
             case_id=case_id, start=now, days=decision.checkin_days, now=now, phase="open"

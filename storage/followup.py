@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from policies.schedule import in_quiet_hours, send_time
+from policies.schedule import add_months, in_quiet_hours, send_time
 from policies.schema import PRIORITIES, Defaults
 from storage import audit, outbox, policy_store
 from storage.cases import CHECKIN_ANSWER, CONTACT_PURPOSE, OFFICER_MESSAGE, live_case, next_seq, seal_new_item
@@ -388,3 +388,27 @@ async def needs_contact(vault: Vault, *, case_id: str) -> bool:
             )
         ).first()
         return row is not None
+
+
+async def check_progress(vault: Vault, *, entry: OutboxEntry) -> str:
+    """An open investigation's progress update is due (Police (Conduct) Regulations 2020, reg 19): tell the
+    queues and schedule the next one; a closed case needs none. Returns "met" or "notified"."""
+    assert entry.case_id is not None
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case = await session.get(Case, entry.case_id)
+        if case is None or case.purged_at is not None or case.status == "closed":
+            return "met"
+        clock = (await _defaults(session, case)).progress_update
+        await _notify_queues(session, case, now=now, what="a progress update is due (reg 19)")
+        outbox.schedule(
+            session,
+            kind=outbox.PROGRESS_UPDATE,
+            due_at=add_months(entry.due_at, clock.then_every_months),
+            now=now,
+            case_id=case.id,
+        )
+        await audit.append(
+            session, at=now, actor="system", action="case.progress-due", case_id=case.id, detail={}
+        )
+        return "notified"

@@ -438,3 +438,37 @@ async def test_no_change_and_worse_are_sealed_and_worse_tells_the_team(
     else:
         await asyncio.sleep(0.5)
         assert not any(result.reference in t for t in texts())
+
+
+async def test_an_investigation_open_a_year_is_due_a_progress_update_then_every_six_months(
+    world: BotWorld, clock: ManualClock, alice: UnlockedOfficer
+) -> None:
+    """Police (Conduct) Regulations 2020, reg 19: the queue is told at 12 months, then every 6, until closed."""
+    officer_phone = world.user(7100090)
+    await world.say(officer_phone, f"/link {await links.create_code(world.vault, officer_id=alice.id)}")
+    result = await cases.submit(world.vault, report=report(checkin_consent=False), contact=None)
+    await casework.change_status(
+        world.vault, officer=alice, reference=result.reference, status="acknowledged"
+    )
+    await casework.message_reporter(world.vault, officer=alice, reference=result.reference, text="Thank you.")
+    (first,) = await entries(world.vault, result.case_id, outbox.PROGRESS_UPDATE)
+    received = (await the_case(world.vault, result.case_id)).received_at
+    assert first.due_at == received.replace(year=received.year + 1)
+
+    def progress_notices() -> list[str]:
+        return [
+            m["text"] for m in world.emu.bot_messages(officer_phone.user_id) if "progress update" in m["text"]
+        ]
+
+    clock.current = first.due_at
+    await wait_for(lambda: len(progress_notices()) == 1)
+    pending = [
+        e for e in await entries(world.vault, result.case_id, outbox.PROGRESS_UPDATE) if e.status == "pending"
+    ]
+    assert [e.due_at for e in pending] == [first.due_at.replace(month=first.due_at.month + 6)]
+    await casework.change_status(
+        world.vault, officer=alice, reference=result.reference, status="closed", outcome="Resolved."
+    )
+    clock.current = pending[0].due_at
+    await asyncio.sleep(0.6)
+    assert len(progress_notices()) == 1, "a closed case is due no more updates"
