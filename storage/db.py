@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -275,14 +276,9 @@ class _InsertPlan:
         return values
 
 
-_PLANS: dict[tuple[str, str, str, tuple[str, ...], int], _InsertPlan] = {}
-
-
+@functools.lru_cache(maxsize=1024)
 def _insert_plan(dialect: Any, table: sqlalchemy.Table, keys: tuple[str, ...], count: int) -> _InsertPlan:
-    cache_key = (dialect.name, dialect.driver, table.name, keys, count)
-    plan = _PLANS.get(cache_key)
-    if plan is not None:
-        return plan
+    """Compiled once per dialect, table, columns and row count (a pure function of them, so cached)."""
     missing = [c.name for c in table.columns if c.name not in keys and c.default is not None]
     if missing:
         raise ValueError(f"rows for {table.name} leave out columns with defaults: {', '.join(missing)}")
@@ -302,17 +298,13 @@ def _insert_plan(dialect: Any, table: sqlalchemy.Table, keys: tuple[str, ...], c
     )
     if list(compiled.positiontup or ()) != [name for row in names for name in row]:
         raise RuntimeError(f"unexpected parameter order compiling the insert into {table.name}")
-    plan = _InsertPlan(
+    return _InsertPlan(
         sql=compiled.string,
         keys=keys,
         processors=tuple(
             table.columns[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys
         ),
     )
-    if len(_PLANS) > 4096:
-        _PLANS.clear()
-    _PLANS[cache_key] = plan
-    return plan
 
 
 @dataclass(frozen=True)
