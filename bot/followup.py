@@ -66,6 +66,8 @@ class Dispatcher:
     owner: str
     chat_lock: ChatLock | None = None
     batch: int = 50
+    # How long a claim is this process's before another may take it over (shorter in crash tests).
+    lease: timedelta = LEASE
 
     async def dispatch_due(self) -> Dispatched:
         """Claim and carry out every due entry, a batch at a time, until none is left."""
@@ -73,7 +75,7 @@ class Dispatcher:
         while True:
             try:
                 entries = await outbox.claim_due(
-                    self.vault, kinds=KINDS, owner=self.owner, lease=LEASE, limit=self.batch
+                    self.vault, kinds=KINDS, owner=self.owner, lease=self.lease, limit=self.batch
                 )
             except DatabaseUnavailableError:
                 log.warning("outbox unavailable; will retry")
@@ -82,6 +84,14 @@ class Dispatcher:
                 done.add(await self._carry_out(entry))
             if len(entries) < self.batch:
                 return done
+
+    async def release(self) -> int:
+        """Hand back this process's claimed entries not yet carried out (on a clean shutdown), so another
+        process takes them at once rather than when the lease runs out."""
+        try:
+            return await outbox.release(self.vault, owner=self.owner)
+        except DatabaseUnavailableError:
+            return 0
 
     async def purge_drafts(self) -> int:
         """Delete expired drafts (a report not touched for 24 hours is gone)."""

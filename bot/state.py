@@ -95,12 +95,15 @@ class ChatState:
     touched: str = ""
     case_id: str | None = None
     inbox: dict[str, str] = field(default_factory=dict)
+    # Not stored: the draft version this state was read from, and the trail as it was then (see `save`).
+    read_version: bytes | None = field(default=None, repr=False, compare=False)
+    read_trail: tuple[int, ...] = field(default=(), repr=False, compare=False)
 
     def start(self, flow: str, step: str) -> None:
         """Begin a flow afresh; a new token makes every button of an earlier flow stale."""
-        language, trail, since, inbox = self.language, self.trail, self.trail_since, self.inbox
+        kept = {name: getattr(self, name) for name in _KEPT_ON_START}
         self.__dict__.update(ChatState().__dict__)
-        self.language, self.trail, self.trail_since, self.inbox = language, trail, since, inbox
+        self.__dict__.update(kept)
         self.flow, self.step, self.token = flow, step, secrets.token_urlsafe(4)
 
     def remember(self, message_id: int, now: datetime) -> None:
@@ -126,11 +129,14 @@ class ChatState:
         self.start("idle", "")
 
     def to_json(self) -> dict[str, Any]:
-        return {"v": STATE_VERSION, **asdict(self)}
+        data = asdict(self)
+        for transient in _TRANSIENT:
+            data.pop(transient)
+        return {"v": STATE_VERSION, **data}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ChatState:
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - _TRANSIENT
         values = {k: v for k, v in data.items() if k in known}
         values["people"] = [PersonAnswer(**p) for p in values.get("people", [])]
         values["evidence"] = [EvidenceAnswer(**e) for e in values.get("evidence", [])]
@@ -139,6 +145,11 @@ class ChatState:
         if values.get("pending_evidence"):
             values["pending_evidence"] = EvidenceAnswer(**values["pending_evidence"])
         return cls(**values)
+
+
+_TRANSIENT = frozenset({"read_version", "read_trail"})
+# What a new flow keeps: the language, what there is to wipe, pushed messages, and where the state was read.
+_KEPT_ON_START = ("language", "trail", "trail_since", "inbox", "read_version", "read_trail")
 
 
 def chat_ref(chat_id: int) -> str:
@@ -155,29 +166,64 @@ TRAIL_LIFETIME = timedelta(hours=72)
 
 async def load(vault: Vault, chat_id: int) -> ChatState:
     """The chat's state, or a fresh idle one; a report untouched for 24 hours loses its answers."""
-    return _restore(vault, await drafts.load(vault, chat_ref=chat_ref(chat_id)))
+    return _restore(vault, await drafts.read(vault, chat_ref=chat_ref(chat_id), policy=False))
 
 
 async def load_with_policy(vault: Vault, chat_id: int) -> tuple[ChatState, PublishedPolicy]:
     """The chat's state and the active routing policy, read in one transaction (every update needs both)."""
-    data, policy = await drafts.load_with_policy(vault, chat_ref=chat_ref(chat_id))
-    assert policy is not None
-    return _restore(vault, data), policy
+    stored = await drafts.read(vault, chat_ref=chat_ref(chat_id))
+    assert stored.policy is not None
+    return _restore(vault, stored), stored.policy
 
 
-def _restore(vault: Vault, data: dict[str, Any] | None) -> ChatState:
-    chat_state = ChatState.from_json(data) if data else ChatState()
+def _restore(vault: Vault, stored: drafts.StoredDraft) -> ChatState:
+    chat_state = ChatState.from_json(stored.state) if stored.state else ChatState()
     if chat_state.flow != "idle" and chat_state.touched:
         touched = datetime.fromisoformat(chat_state.touched)
         if vault.clock.now() - touched >= ANSWERS_LIFETIME + timedelta(hours=1):
             chat_state.reset()
+    chat_state.read_version, chat_state.read_trail = stored.version, tuple(chat_state.trail)
     return chat_state
 
 
 async def save(vault: Vault, chat_id: int, state: ChatState) -> None:
-    """Seal and store the chat's state; an idle chat with nothing to remember keeps no draft at all."""
-    if state.flow == "idle" and not state.trail and not state.inbox and state.language is None:
-        await drafts.discard(vault, chat_ref=chat_ref(chat_id))
-        return
-    state.touched = coarsen(vault.clock.now()).isoformat()
-    await drafts.save(vault, chat_ref=chat_ref(chat_id), state=state.to_json(), lifetime=TRAIL_LIFETIME)
+    """Seal and store the chat's state; an idle chat with nothing to remember keeps no draft at all.
+
+    Threat: a lost update. The bot's own updates of a chat are handled one at a time, but a follow-up
+    dispatcher in another process may add a message (a check-in) to the chat's wipe list meanwhile. Why
+    merge rather than fail: what the other writer adds is only message ids; they are kept, and the rest
+    is this state's.
+    """
+    ref = chat_ref(chat_id)
+    for _attempt in range(_SAVE_ATTEMPTS):
+        if state.flow == "idle" and not state.trail and not state.inbox and state.language is None:
+            if await drafts.discard(vault, chat_ref=ref, replacing=state.read_version):
+                state.read_version, state.read_trail = None, ()
+                return
+        else:
+            state.touched = coarsen(vault.clock.now()).isoformat()
+            version = await drafts.save(
+                vault,
+                chat_ref=ref,
+                state=state.to_json(),
+                lifetime=TRAIL_LIFETIME,
+                replacing=state.read_version,
+            )
+            if version is not None:
+                state.read_version, state.read_trail = version, tuple(state.trail)
+                return
+        _merge_newer(state, await drafts.read(vault, chat_ref=ref, policy=False))
+    raise drafts.DraftConflictError("the chat's state kept changing under this update")
+
+
+_SAVE_ATTEMPTS = 5
+
+
+def _merge_newer(state: ChatState, stored: drafts.StoredDraft) -> None:
+    """Take from the stored state what another writer added since this one was read: message ids."""
+    newer = ChatState.from_json(stored.state) if stored.state else ChatState()
+    added = [m for m in newer.trail if m not in state.read_trail and m not in state.trail]
+    if added and not state.trail:
+        state.trail_since = newer.trail_since
+    state.trail.extend(added)
+    state.read_version, state.read_trail = stored.version, tuple(newer.trail)

@@ -114,18 +114,17 @@ def build_bot(settings: Settings, *, rate: float | None, pool: int = 4) -> Gated
 async def run(args: argparse.Namespace) -> int:
     """Dispatch every `interval` seconds until SIGTERM/SIGINT; the exit status."""
     settings = Settings()
-    if args.lease is not None:
-        # The lease is a module constant of bot.followup; a shorter one is for tests and benchmarks that
-        # kill processes on purpose, so that a survivor takes over in seconds, not minutes.
-        followup.LEASE = timedelta(seconds=args.lease)
     try:
         vault = await open_vault(settings)
     except VaultError as exc:
         print(f"dispatch: {exc}", file=sys.stderr)
         return 1
     bot = build_bot(settings, rate=args.rate_limit)
+    # A shorter lease is for tests and benchmarks that kill processes on purpose, so that a survivor takes
+    # over in seconds, not minutes.
+    lease = timedelta(seconds=args.lease) if args.lease is not None else followup.LEASE
     dispatcher = followup.Dispatcher(
-        vault=vault, bot=bot, catalogue=Catalogue(), owner=worker_name(), batch=args.batch
+        vault=vault, bot=bot, catalogue=Catalogue(), owner=worker_name(), batch=args.batch, lease=lease
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -165,6 +164,8 @@ async def run(args: argparse.Namespace) -> int:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(bot.gate.stopping.wait(), args.interval)
     finally:
+        # Claims not carried out go back at once, for another process, instead of after the lease.
+        await dispatcher.release()
         with contextlib.suppress(Exception):
             await bot.shutdown()
         await vault.db.dispose()

@@ -8,9 +8,11 @@ that cannot be reversed or recomputed without the server's key file.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete
@@ -29,11 +31,45 @@ DRAFT_LIFETIME = timedelta(hours=24)
 _ROUNDING = timedelta(hours=1)
 
 
+class DraftConflictError(Exception):
+    """A draft kept changing under a writer that wanted to replace one version of it."""
+
+
+class _Any:
+    """`replacing=ANY`: store whatever is there now (no check)."""
+
+
+ANY = _Any()
+
+
+@dataclass(frozen=True)
+class StoredDraft:
+    """A draft as read: its state (None if absent or expired) and the stored version it was read from.
+
+    Why the version: a draft can have two writers (the bot handling the chat, and a follow-up dispatcher in
+    another process adding a message id); saving `replacing` the version read makes a lost update a
+    detectable conflict instead of a silent overwrite.
+    """
+
+    state: dict[str, Any] | None
+    version: bytes | None
+    policy: PublishedPolicy | None = None
+
+
 async def save(
-    vault: Vault, *, chat_ref: str, state: dict[str, Any], lifetime: timedelta = DRAFT_LIFETIME
-) -> None:
-    """Seal and store the draft of a chat (replacing the previous one); it expires `lifetime` later
-    (24 hours unless the front door keeps something longer, such as message ids still deletable)."""
+    vault: Vault,
+    *,
+    chat_ref: str,
+    state: dict[str, Any],
+    lifetime: timedelta = DRAFT_LIFETIME,
+    replacing: bytes | _Any | None = ANY,
+) -> bytes | None:
+    """Seal and store the draft of a chat; it expires `lifetime` later (24 hours unless the front door keeps
+    something longer, such as message ids still deletable).
+
+    With `replacing` (the version read, or None for none), it is stored only if the draft is still that
+    version. Returns the new version, or None if another writer changed the draft meanwhile.
+    """
     tag = vault.keys.chat_tag(chat_ref)
     key_id, sealed = vault.keys.relay.seal(
         json.dumps(state, separators=(",", ":")).encode("utf-8"), purpose=DRAFT_PURPOSE, context=tag.hex()
@@ -46,48 +82,55 @@ async def save(
         "updated_at": now,
         "expires_at": now + lifetime + _ROUNDING,
     }
-    await vault.db.run(lambda session: _upsert(session, row))
+    stored = await vault.db.run(lambda session: _write(session, row, replacing))
+    return sealed if stored else None
 
 
-def _upsert(session: Session, row: dict[str, Any]) -> None:
-    # Why one upsert statement: the bot saves a draft after every update of every chat.
+def _write(session: Session, row: dict[str, Any], replacing: bytes | _Any | None) -> bool:
+    # Why single statements: the bot saves a draft after every update of every chat.
     table = Draft.__table__  # type: ignore[attr-defined]
-    dialect = session.connection().dialect.name
-    insert = sqlite_insert(table) if dialect == "sqlite" else pg_insert(table)
+    connection = session.connection()
+    if isinstance(replacing, bytes):
+        changes = {k: v for k, v in row.items() if k != "chat_tag"}
+        result = connection.execute(
+            update(table)
+            .where(table.c.chat_tag == row["chat_tag"], table.c.sealed == replacing)
+            .values(changes)
+        )
+        return bool(result.rowcount)
+    insert = sqlite_insert(table) if connection.dialect.name == "sqlite" else pg_insert(table)
+    if replacing is None:
+        return bool(connection.execute(insert.values(row).on_conflict_do_nothing()).rowcount)
     changes = {name: insert.excluded[name] for name in ("key_id", "sealed", "updated_at", "expires_at")}
-    session.connection().execute(insert.values(row).on_conflict_do_update(index_elements=["chat_tag"], set_=changes))
+    connection.execute(insert.values(row).on_conflict_do_update(index_elements=["chat_tag"], set_=changes))
+    return True
 
 
 async def load(vault: Vault, *, chat_ref: str) -> dict[str, Any] | None:
     """The chat's draft, or None if there is none or it has expired."""
-    draft, _policy = await load_with_policy(vault, chat_ref=chat_ref, policy=False)
-    return draft
+    return (await read(vault, chat_ref=chat_ref, policy=False)).state
 
 
-async def load_with_policy(
-    vault: Vault, *, chat_ref: str, policy: bool = True
-) -> tuple[dict[str, Any] | None, PublishedPolicy | None]:
-    """The chat's draft (or None) and the active routing policy, read together in one transaction.
-
-    Why together: the bot needs both for every update; one read transaction (one round trip on
-    PostgreSQL) instead of two.
-    """
+async def read(vault: Vault, *, chat_ref: str, policy: bool = True) -> StoredDraft:
+    """The chat's draft with its version, and (with `policy`) the active routing policy, in one read
+    transaction (the bot needs both for every update: one round trip on PostgreSQL, not two)."""
     tag = vault.keys.chat_tag(chat_ref)
 
-    def read(session: Session) -> tuple[tuple[Any, ...] | None, PublishedPolicy | None]:
+    def work(session: Session) -> tuple[tuple[Any, ...] | None, PublishedPolicy | None]:
         with pipeline_sync(session):
             draft = query_sync(session, _DRAFT, tag)
             head = policy_store.send_head(session) if policy else None
         return draft.first(), policy_store.active_from(session, head) if head is not None else None
 
-    row, published = await vault.db.run(read, read_only=True)
+    row, published = await vault.db.run(work, read_only=True)
     if row is None:
-        return None, published
+        return StoredDraft(None, None, published)
     key_id, sealed, expires_at = row
+    version = bytes(sealed)
     if _as_utc(expires_at) <= vault.clock.now():
-        return None, published
-    plaintext = vault.keys.relay.open(key_id, bytes(sealed), purpose=DRAFT_PURPOSE, context=tag.hex())
-    return json.loads(plaintext.decode("utf-8")), published
+        return StoredDraft(None, version, published)
+    plaintext = vault.keys.relay.open(key_id, version, purpose=DRAFT_PURPOSE, context=tag.hex())
+    return StoredDraft(json.loads(plaintext.decode("utf-8")), version, published)
 
 
 _DRAFT = Query(
@@ -102,15 +145,20 @@ def _as_utc(value: datetime | str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-async def discard(vault: Vault, *, chat_ref: str) -> bool:
-    """Delete a chat's draft; True if there was one."""
+async def discard(vault: Vault, *, chat_ref: str, replacing: bytes | _Any | None = ANY) -> bool:
+    """Delete a chat's draft; True if there was one. With `replacing`, only if it is still the version read
+    (True); None means none was read, so True if there is still none."""
     tag = vault.keys.chat_tag(chat_ref)
-    async with vault.db.transaction() as session:
-        row = await session.get(Draft, tag)
-        if row is None:
-            return False
-        await session.delete(row)
-        return True
+    if replacing is None:
+        return (await read(vault, chat_ref=chat_ref, policy=False)).version is None
+
+    def work(session: Session) -> bool:
+        condition = [col(Draft.chat_tag) == tag]
+        if isinstance(replacing, bytes):
+            condition.append(col(Draft.sealed) == replacing)
+        return bool(session.connection().execute(delete(Draft).where(*condition)).rowcount)
+
+    return await vault.db.run(work)
 
 
 async def purge_expired(vault: Vault) -> int:

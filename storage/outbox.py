@@ -182,6 +182,17 @@ async def claim_due(
         return entries
 
 
+async def release(vault: Vault, *, owner: str) -> int:
+    """Put back every entry this worker has claimed and not finished; returns how many."""
+    async with vault.db.transaction() as session:
+        result = await session.exec(  # type: ignore[call-overload]
+            update(OutboxEntry)
+            .where(col(OutboxEntry.status) == "claimed", col(OutboxEntry.lease_owner) == owner)
+            .values(status="pending", lease_owner=None, lease_until=None)
+        )
+        return int(result.rowcount or 0)
+
+
 async def finish(
     vault: Vault, *, entry_id: int, status: str, keep_payload: bool = False, error: str | None = None
 ) -> None:

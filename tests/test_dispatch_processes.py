@@ -148,7 +148,9 @@ async def test_restarted_between_claiming_and_sending_still_sends_each_once(
         await until(some_sent, timeout=30, what="the first sends")
         # SIGTERM mid-batch: the send in flight is finished and recorded, no new one starts.
         assert await dispatchers.stop(first) == 0
-        assert (await checkin_statuses(vault))["sent"] == sum(received(emu, chats).values())
+        statuses = await checkin_statuses(vault)
+        assert statuses["sent"] == sum(received(emu, chats).values())
+        assert "claimed" not in statuses, "a clean stop hands its claims back at once"
 
     survivor = dispatchers.start("--batch", "50")
     await until(all_sent(vault, count), timeout=30, what="the second process to send the rest")

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from bot import state as chat_state
 from candour.app import open_vault
 from storage import cases, casework, drafts, followup, keyring, links, officers, outbox, rotation
 from storage.errors import DecryptionError, InvalidPassphraseError, KeyringError
@@ -143,3 +144,29 @@ def test_argon2_settings_cannot_make_unopenable_keys(settings_factory) -> None:
     ):
         with pytest.raises(ValidationError):
             settings_factory(**bad)
+
+
+async def test_two_writers_of_a_chat_state_lose_nothing(vault: Vault) -> None:
+    """The bot handling a chat and a dispatcher in another process adding a check-in to its wipe list: the
+    later save sees the conflict and keeps the other's message id; a wipe keeps only what came after it."""
+    first = await chat_state.load(vault, 777)
+    first.start("report", "narrative")
+    first.remember(11, vault.clock.now())
+    await chat_state.save(vault, 777, first)
+
+    bot_side, dispatcher_side = await chat_state.load(vault, 777), await chat_state.load(vault, 777)
+    dispatcher_side.remember(99, vault.clock.now())
+    await chat_state.save(vault, 777, dispatcher_side)
+    bot_side.narrative.append("It happened again.")
+    bot_side.remember(12, vault.clock.now())
+    await chat_state.save(vault, 777, bot_side)
+    merged = await chat_state.load(vault, 777)
+    assert merged.trail == [11, 12, 99] and merged.narrative == ["It happened again."]
+
+    wiper, dispatcher_side = await chat_state.load(vault, 777), await chat_state.load(vault, 777)
+    dispatcher_side.remember(100, vault.clock.now())
+    await chat_state.save(vault, 777, dispatcher_side)
+    wiper.trail = []  # /wipe deleted everything it knew of
+    wiper.reset()
+    await chat_state.save(vault, 777, wiper)
+    assert (await chat_state.load(vault, 777)).trail == [100]
