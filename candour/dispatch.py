@@ -7,7 +7,7 @@ bot's update handling. For operators who scale sending apart from the bot, for t
 same CANDOUR_* settings as `candour run` (the database, the data directory with the key files, the
 token and CANDOUR_TELEGRAM_API_URL), claims due entries every `--interval` seconds, and exits cleanly
 on SIGTERM or SIGINT: no new send starts, the one in flight is finished and recorded, and entries it had
-claimed but not started go to another process when their lease runs out.
+claimed but not started are handed back at once (after a crash, when their lease runs out).
 
 Test hooks, off unless set (read only here, never by the bot): CANDOUR_TEST_KILL_AFTER_SEND=N makes the
 process SIGKILL itself right after Telegram accepted its N-th message, before it is marked sent;
