@@ -6,12 +6,13 @@ token in X-CSRF-Token (before sign-in, the token of the pre-sign-in cookie from 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from desk import views
+from desk import export, views
 from desk.deps import (
     AnySession,
     CaseworkSession,
@@ -27,8 +28,10 @@ from desk.schemas import (
     CsrfOut,
     DoneOut,
     ErrorOut,
+    EscalationIn,
     ExportIn,
     GrantIn,
+    LinkCodeOut,
     QueuePageOut,
     ReferIn,
     SessionOut,
@@ -43,6 +46,7 @@ from desk.security import new_token
 from desk.sessions import MAX_UNLOCK_FAILURES, DeskSession
 from storage import case_desk, casework, desk_accounts, officers, queue_view
 from storage.errors import InputError, InvalidPassphraseError, ThrottledError
+from storage.officers import UnlockedOfficer
 
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorOut, "description": "Bad input; nothing was changed"},
@@ -170,6 +174,14 @@ async def confirm_enrolment(state: State, session: DeskSession, code: str) -> No
     session.totp_enrolled = True
 
 
+@router.post(
+    "/account/telegram-link",
+    summary="A one-time code (15 minutes) to link your own work Telegram account for content-free notices",
+)
+async def telegram_link(session: CaseworkSession, state: State) -> LinkCodeOut:
+    return await views.link_code(state, session=session)
+
+
 @router.get("/cases", summary="My queue: cases I hold a key for, newest first, paged by cursor")
 async def list_cases(
     session: CaseworkSession,
@@ -253,6 +265,22 @@ async def refer(reference: str, body: ReferIn, officer: Unlocked, state: State) 
     return DoneOut(message=f"referred to {body.queue}", detail={"granted": list(granted)})
 
 
+@router.post(
+    "/cases/{reference}/escalation",
+    summary="Give the members of a queue the case was escalated to its key (never a named subject)",
+)
+async def grant_escalation(reference: str, body: EscalationIn, officer: Unlocked, state: State) -> DoneOut:
+    granted = await casework.grant_escalation(
+        state.vault, officer=officer, reference=reference, queue_id=body.queue
+    )
+    return DoneOut(
+        message=f"{len(granted)} officer(s) of {body.queue} can now open it"
+        if granted
+        else f"every officer of {body.queue} who may receive it could already open it",
+        detail={"granted": list(granted)},
+    )
+
+
 @router.post("/cases/{reference}/grant", summary="Give one more officer access (queue leads)")
 async def grant(reference: str, body: GrantIn, lead: QueueLead, state: State) -> DoneOut:
     if lead.unlocked is None:
@@ -262,6 +290,41 @@ async def grant(reference: str, body: GrantIn, lead: QueueLead, state: State) ->
         message=f"granted to {body.login}" if granted else f"{body.login} could already open it",
         detail={"granted": granted},
     )
+
+
+PDF = "application/pdf"
+ZIP = "application/zip"
+
+
+@router.get(
+    "/cases/{reference}/export.pdf",
+    summary="The case file as a PDF: report, timeline, evidence list with SHA-256 (audited)",
+    response_class=Response,
+    responses={200: {"content": {PDF: {}}}},
+)
+async def export_pdf(reference: str, officer: Unlocked, state: State) -> Response:
+    return await export_case(state, officer, reference, "pdf")
+
+
+@router.get(
+    "/cases/{reference}/export.zip",
+    summary="The case as a zip: case.json, the evidence files and their SHA-256 (audited)",
+    response_class=Response,
+    responses={200: {"content": {ZIP: {}}}},
+)
+async def export_bundle(reference: str, officer: Unlocked, state: State) -> Response:
+    return await export_case(state, officer, reference, "bundle")
+
+
+async def export_case(state: State, officer: UnlockedOfficer, reference: str, form: str) -> Response:
+    """Decrypt, audit and send one export (shared with the pages)."""
+    taken = await views.case_export(state, officer=officer, reference=reference, form=form)
+    # The event loop keeps serving while the document is drawn (a long case takes a moment).
+    if form == "pdf":
+        content = await asyncio.to_thread(export.pdf, taken)
+        return views.export_response(content, media_type=PDF, filename=f"{taken.case.reference}.pdf")
+    content = await asyncio.to_thread(export.bundle, taken)
+    return views.export_response(content, media_type=ZIP, filename=f"{taken.case.reference}.zip")
 
 
 @router.post("/cases/{reference}/exported", summary="Record that you took a decrypted copy (audited)")

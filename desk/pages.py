@@ -18,6 +18,7 @@ from desk.api import (
     begin_enrolment,
     client_address,
     confirm_enrolment,
+    export_case,
     set_csrf_cookie,
     set_session_cookie,
     totp_base32,
@@ -43,6 +44,8 @@ from storage.errors import ThrottledError
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
 Text = Annotated[str, Form(max_length=100_000)]
+# How the follow-up dispatcher's flags read on screen (others show as stored).
+FLAG_LABELS = {"retaliation": "retaliation reported", "escalated": "escalated", "checkin-answer": "check-in answer"}
 
 
 def render(
@@ -68,6 +71,7 @@ def render(
             "is_lead": session is not None and session.has_role(QUEUE_LEAD),
             "is_auditor": session is not None and session.has_role(AUDITOR),
             "sees_dashboard": session is not None and session.has_role(*DASHBOARD_ROLES),
+            "flag_labels": FLAG_LABELS,
             **context,
         },
         status_code=status_code,
@@ -157,6 +161,18 @@ async def totp_confirm(
     return back_to("/", session, "Second factor enrolled.")
 
 
+@router.get("/account/telegram")
+async def telegram_page(request: Request, session: CaseworkSession, state: State) -> Response:
+    return render(state, request, "telegram.html", session, link=None, warning=views.LINK_WARNING)
+
+
+@router.post("/account/telegram")
+async def telegram_code(request: Request, session: CaseworkSession, state: State) -> Response:
+    # Shown once, in this answer only: the code is stored as a keyed hash and cannot be shown again.
+    link = await views.link_code(state, session=session)
+    return render(state, request, "telegram.html", session, link=link, warning=views.LINK_WARNING)
+
+
 @router.get("/unlock")
 async def unlock_page(request: Request, session: CaseworkSession, state: State) -> Response:
     return render(state, request, "unlock.html", session)
@@ -238,6 +254,16 @@ async def case_file(reference: str, item_id: str, officer: Unlocked, state: Stat
     return await views.file_response(state, officer=officer, reference=reference, item_id=item_id)
 
 
+@router.get("/cases/{reference}/export.pdf")
+async def export_pdf(reference: str, officer: Unlocked, state: State) -> Response:
+    return await export_case(state, officer, reference, "pdf")
+
+
+@router.get("/cases/{reference}/export.zip")
+async def export_bundle(reference: str, officer: Unlocked, state: State) -> Response:
+    return await export_case(state, officer, reference, "bundle")
+
+
 def _case_path(reference: str) -> str:
     return f"/cases/{reference.strip().upper()}"
 
@@ -302,6 +328,25 @@ async def refer(
     return back_to(
         _case_path(reference), session, f"Referred to {queue}; {len(granted)} officer(s) can now open it."
     )
+
+
+@router.post("/cases/{reference}/escalation")
+async def grant_escalation(
+    reference: str,
+    officer: Unlocked,
+    session: CaseworkSession,
+    state: State,
+    queue: Annotated[str, Form(max_length=200)],
+) -> Response:
+    granted = await casework.grant_escalation(
+        state.vault, officer=officer, reference=reference, queue_id=queue
+    )
+    message = (
+        f"{len(granted)} officer(s) of {queue} can now open it."
+        if granted
+        else f"Every officer of {queue} who may receive it could already open it."
+    )
+    return back_to(_case_path(reference), session, message)
 
 
 @router.post("/cases/{reference}/grant")

@@ -49,6 +49,13 @@ class TotpConfirmIn(BaseModel):
     code: str = Field(max_length=16)
 
 
+class LinkCodeOut(BaseModel):
+    code: str = Field(description="Send `/link CODE` to the bot from your own work Telegram account")
+    expires_at: datetime
+    instruction: str
+    warning: str
+
+
 class QueueRowOut(BaseModel):
     reference: str
     status: str
@@ -63,6 +70,9 @@ class QueueRowOut(BaseModel):
     feedback_state: str
     assignee: str | None
     new_message: bool
+    access: Literal["open", "pending"] = Field(
+        description="'pending': escalated to a queue of yours, and nobody has granted you its key yet"
+    )
 
 
 class QueuePageOut(BaseModel):
@@ -108,6 +118,9 @@ class CaseOut(BaseModel):
     report: dict[str, Any]
     files: list[FileOut]
     timeline: list[TimelineOut]
+    pending_escalations: list[str] = Field(
+        description="Queues the case was escalated to whose members cannot open it yet: grant them"
+    )
 
 
 class StatusIn(BaseModel):
@@ -128,6 +141,10 @@ class TextIn(BaseModel):
 class ReferIn(BaseModel):
     queue: str = Field(max_length=_SHORT)
     reason: str = Field(default="", max_length=_TEXT)
+
+
+class EscalationIn(BaseModel):
+    queue: str = Field(max_length=_SHORT, description="A queue the case was escalated to")
 
 
 class GrantIn(BaseModel):

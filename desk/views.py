@@ -9,11 +9,12 @@ from urllib.parse import quote
 
 from fastapi.responses import Response
 
+from desk import export
 from desk.deps import DeskState
-from desk.schemas import CaseOut, FileOut, QueuePageOut, QueueRowOut, TimelineOut
+from desk.schemas import CaseOut, FileOut, LinkCodeOut, QueuePageOut, QueueRowOut, TimelineOut
 from desk.security import FILE_CSP
 from desk.sessions import DeskSession
-from storage import case_desk, cases, casework, desk_accounts, policy_store, queue_view
+from storage import case_desk, cases, casework, desk_accounts, links, policy_store, queue_view
 from storage.officers import UnlockedOfficer
 
 # Kinds shown in the timeline (the report, its subjects record and files have their own places).
@@ -67,6 +68,7 @@ def queue_rows(state: DeskState, result: queue_view.QueuePage) -> QueuePageOut:
                 feedback_state=row.feedback_state(now, state.due_soon),
                 assignee=row.assignee,
                 new_message=row.new_message,
+                access="open" if row.openable else "pending",
             )
             for row in result.rows
         ],
@@ -86,6 +88,43 @@ def file_href(reference: str, item_id: str, *, api: bool) -> str:
 
 async def case_document(state: DeskState, *, officer: UnlockedOfficer, reference: str, api: bool) -> CaseOut:
     """Decrypt a case (audited by the vault as opened) and shape it for the desk."""
+    document, _opened = await _opened_document(state, officer=officer, reference=reference, api=api)
+    return document
+
+
+async def case_export(
+    state: DeskState, *, officer: UnlockedOfficer, reference: str, form: str
+) -> export.CaseExport:
+    """Decrypt a case with its evidence for an export, audited as opened and as exported in `form`."""
+    document, opened = await _opened_document(state, officer=officer, reference=reference, api=True)
+    bodies = {item.id: item.body for item in opened.items if item.kind == cases.EVIDENCE}
+    # Recorded before a byte leaves: an export that fails after this is still on the record.
+    await case_desk.record_export(state.vault, officer=officer, reference=opened.reference, form=form)
+    return export.CaseExport(
+        case=document,
+        files=tuple(export.ExportFile(listing=f, body=bodies[f.id]) for f in document.files),
+        exported_by=officer.login,
+        exported_at=state.vault.clock.now(),
+    )
+
+
+def export_response(content: bytes, *, media_type: str, filename: str) -> Response:
+    """A decrypted export: always a download, never cached, never rendered as a page."""
+    return Response(
+        content=content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Security-Policy": FILE_CSP,
+            "Cache-Control": "no-store, private",
+            "Pragma": "no-cache",
+        },
+    )
+
+
+async def _opened_document(
+    state: DeskState, *, officer: UnlockedOfficer, reference: str, api: bool
+) -> tuple[CaseOut, casework.OpenedCase]:
     opened = await casework.open_case(state.vault, officer=officer, reference=reference)
     extra = await case_desk.extras(state.vault, officer_id=officer.id, reference=opened.reference)
     report = opened.first(cases.REPORT)
@@ -119,7 +158,7 @@ async def case_document(state: DeskState, *, officer: UnlockedOfficer, reference
         for item in opened.items
         if item.kind in TIMELINE_KINDS
     ]
-    return CaseOut(
+    document = CaseOut(
         reference=opened.reference,
         status=opened.status,
         priority=opened.priority,
@@ -135,7 +174,11 @@ async def case_document(state: DeskState, *, officer: UnlockedOfficer, reference
         report={key: report.meta.get(key) for key in REPORT_FIELDS} if report else {},
         files=files,
         timeline=timeline,
+        pending_escalations=list(
+            await casework.pending_escalations(state.vault, officer=officer, reference=opened.reference)
+        ),
     )
+    return document, opened
 
 
 def _item_text(item: casework.OpenedItem) -> str | None:
@@ -161,6 +204,27 @@ async def file_response(
             "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
             "Content-Security-Policy": FILE_CSP,
         },
+    )
+
+
+LINK_WARNING = (
+    "Link a work account only, never one you would use to report: the link puts that Telegram account "
+    "next to your name."
+)
+
+
+async def link_code(state: DeskState, *, session: DeskSession) -> LinkCodeOut:
+    """A new one-time Telegram link code for the signed-in officer (any earlier unused one stops working)."""
+    code = await links.create_code(state.vault, officer_id=session.officer_id)
+    minutes = int(links.CODE_LIFETIME.total_seconds() // 60)
+    return LinkCodeOut(
+        code=code,
+        expires_at=state.vault.clock.now() + links.CODE_LIFETIME,
+        instruction=(
+            f"Within {minutes} minutes, send /link {code} to the Candour bot from your own work Telegram "
+            "account. You will then get notices of deadlines and escalations, with no case content."
+        ),
+        warning=LINK_WARNING,
     )
 
 

@@ -617,6 +617,96 @@ async def refer(
         return tuple(granted)
 
 
+ESCALATED = "escalated"
+
+
+async def _escalation_targets(session: AsyncSession, case: Case) -> list[str]:
+    return list(
+        (
+            await session.exec(
+                select(CaseQueue.queue_id)
+                .where(CaseQueue.case_id == case.id, CaseQueue.via == ESCALATED)
+                .order_by(col(CaseQueue.queue_id))
+            )
+        ).all()
+    )
+
+
+async def pending_escalations(vault: Vault, *, officer: UnlockedOfficer, reference: str) -> tuple[str, ...]:
+    """Queues the case was escalated to that hold a member who may receive it but has no key yet.
+
+    Why this needs an officer who can open the case: who may receive it depends on the people named in
+    the report, which is sealed.
+    """
+    async with vault.db.reading() as session:
+        case = await live_case(session, (await case_by_reference(session, reference)).id)
+        targets = await _escalation_targets(session, case)
+        if not targets:
+            return ()
+        conflicts = await _conflicts(session, case, await _case_key_for(session, case, officer.private_key))
+        holders = set(
+            (await session.exec(select(CaseKey.officer_id).where(CaseKey.case_id == case.id))).all()
+        )
+        pending = []
+        for queue_id in targets:
+            recipients = await eligible_recipients(
+                session,
+                queue_ids=(queue_id,),
+                excluded_officers=set(conflicts.officer_ids),
+                subject_units=conflicts.units,
+            )
+            if any(r.id not in holders for r in recipients):
+                pending.append(queue_id)
+        return tuple(pending)
+
+
+async def grant_escalation(
+    vault: Vault, *, officer: UnlockedOfficer, reference: str, queue_id: str
+) -> tuple[str, ...]:
+    """Wrap the case key to the members of a queue the case was escalated to (the follow-up dispatcher
+    escalates without a key, as nothing on the server can open one); never to a named subject or an
+    officer of a subject's unit. Returns the logins granted (none if all could open it already)."""
+    officer.require(*CASEWORK_ROLES)
+    now = coarsen(vault.clock.now())
+    async with vault.db.transaction() as session:
+        case, case_key = await _entitled_case(session, officer, reference)
+        row = await session.get(CaseQueue, (case.id, queue_id))
+        if row is None or row.via != ESCALATED:
+            raise InputError(f"{case.reference} was not escalated to {queue_id!r}")
+        conflicts = await _conflicts(session, case, case_key)
+        queue = await session.get(Queue, queue_id)
+        if queue is not None and queue.unit_id and queue.unit_id in conflicts.units:
+            raise ConflictOfInterestError(f"{queue_id} belongs to the unit of a subject of {case.reference}")
+        recipients = await eligible_recipients(
+            session,
+            queue_ids=(queue_id,),
+            excluded_officers=set(conflicts.officer_ids),
+            subject_units=conflicts.units,
+        )
+        granted = []
+        for grantee in recipients:
+            if await _grant_to(
+                session,
+                case=case,
+                case_key=case_key,
+                grantee=grantee,
+                granter=officer,
+                reason="escalated",
+                now=now,
+            ):
+                granted.append(grantee.login)
+        if granted:
+            await audit.append(
+                session,
+                at=now,
+                actor=officer.actor,
+                action="case.escalation-granted",
+                case_id=case.id,
+                detail={"queue": queue_id, "granted": granted},
+            )
+        return tuple(granted)
+
+
 async def purge(vault: Vault, *, reference: str, actor: str, reason: str = "retention") -> None:
     """Crypto-shred a case: destroy every wrapped key, item, receipt, contact handle and pending message.
 

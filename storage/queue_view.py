@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, exists, func, literal, or_, tuple_
+from sqlalchemy import String, and_, cast, func, literal, or_, tuple_
 from sqlmodel import col, select
 
 from policies.schema import ID_PATTERN, PRIORITIES
 from storage.cases import CHECKIN_ANSWER, REPORTER_MESSAGE
 from storage.errors import InputError
-from storage.models import Case, CaseAssignment, CaseItem, CaseKey, CaseQueue, Officer
+from storage.models import Case, CaseAssignment, CaseItem, CaseKey, CaseQueue, Officer, QueueMember
 from storage.vault import Vault
 
 STATUSES = ("received", "acknowledged", "investigating", "closed")
@@ -76,6 +76,8 @@ class QueueRow:
     closed_at: datetime | None
     assignee: str | None
     new_message: bool
+    # False: escalated to a queue of this officer's that holds no key for it yet (metadata only).
+    openable: bool = True
 
     def ack_state(self, now: datetime, soon: timedelta) -> str:
         """'done', 'overdue', 'due-soon' or 'open' for the acknowledgement deadline."""
@@ -109,6 +111,11 @@ def _encode_cursor(sort: str, value: datetime, case_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
+def cursor_for(sort: str, value: datetime, case_id: str) -> str:
+    """The cursor of the page that starts just after the case with this sort value and id."""
+    return _encode_cursor(sort, value, case_id)
+
+
 def _decode_cursor(cursor: str, sort: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -130,7 +137,8 @@ async def page(
     cursor: str | None = None,
     limit: int = 50,
 ) -> QueuePage:
-    """One page of the cases this officer holds a wrapped key for (never any other case)."""
+    """One page of the cases this officer holds a wrapped key for, and of those escalated to a queue of
+    theirs that nobody has granted them yet (marked not openable: metadata only, as the notice said)."""
     filters = filters or QueueFilter()
     filters.check()
     if sort not in SORTS:
@@ -139,12 +147,36 @@ async def page(
         raise InputError(f"a page holds 1 to {MAX_PAGE} cases")
     column_name, descending = SORTS[sort]
     sort_column = getattr(Case, column_name)
-    entitled = exists().where(CaseKey.case_id == Case.id, CaseKey.officer_id == officer_id)
+    # Why scalar subqueries with LIMIT 1 and not EXISTS: inside an OR, PostgreSQL turns EXISTS into a
+    # hashed subplan that reads every wrap of the officer on each request (cost grows with the queue);
+    # a scalar subquery is probed per row through ix_case_keys_officer_case, and a page reads ~50 rows.
+    holds_key = (
+        select(literal(1))
+        .where(CaseKey.officer_id == officer_id, CaseKey.case_id == Case.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    # Why show a case the officer cannot open: the dispatcher escalated it to their queue and told them
+    # so; only someone holding the key can grant it (re-checking conflicts), and they must see it waits.
+    escalated_to_them = (
+        select(literal(1))
+        .where(
+            CaseQueue.case_id == Case.id,
+            CaseQueue.via == "escalated",
+            QueueMember.queue_id == CaseQueue.queue_id,
+            QueueMember.officer_id == officer_id,
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
     statement: Any = (
-        select(Case, Officer.login)
+        select(Case, Officer.login, holds_key.label("openable"))
         .outerjoin(CaseAssignment, col(CaseAssignment.case_id) == col(Case.id))
         .outerjoin(Officer, col(Officer.id) == col(CaseAssignment.officer_id))
-        .where(entitled, col(Case.purged_at).is_(None))
+        .where(
+            or_(holds_key.is_not(None), escalated_to_them.is_not(None)),
+            col(Case.purged_at).is_(None),
+        )
     )
     if filters.status:
         statement = statement.where(Case.status == filters.status)
@@ -171,7 +203,7 @@ async def page(
         found = list((await session.exec(statement)).all())
         more = len(found) > limit
         found = found[:limit]
-        ids = [case.id for case, _login in found]
+        ids = [case.id for case, _login, _openable in found]
         queues: dict[str, list[str]] = {case_id: [] for case_id in ids}
         last_by: dict[tuple[str, str], int] = {}
         if ids:
@@ -216,8 +248,9 @@ async def page(
             closed_at=case.closed_at,
             assignee=login,
             new_message=last_by.get((case.id, "reporter"), 0) > last_by.get((case.id, "officer"), 0),
+            openable=bool(openable),
         )
-        for case, login in found
+        for case, login, openable in found
     )
     next_cursor = None
     if more and found:

@@ -14,7 +14,7 @@ from sqlmodel import select
 from desk import api, oversight, pages
 from desk.app import build_app
 from storage import cases, crypto, officers
-from storage.models import CaseItem
+from storage.models import CaseItem, CaseQueue
 from storage.vault import Vault
 from tests.conftest import PASSPHRASE
 from tests.desk_world import DeskClient, client_for, enrol, give_password
@@ -50,6 +50,13 @@ MATRIX: list[tuple[str, str, Body | None, frozenset[str] | str]] = [
     ("GET", "/api/cases/{ref}", None, CASEWORK),
     ("GET", "/cases/{ref}/files/{item}", None, CASEWORK),
     ("GET", "/api/cases/{ref}/files/{item}", None, CASEWORK),
+    ("GET", "/cases/{ref}/export.pdf", None, CASEWORK),
+    ("GET", "/api/cases/{ref}/export.pdf", None, CASEWORK),
+    ("GET", "/cases/{ref}/export.zip", None, CASEWORK),
+    ("GET", "/api/cases/{ref}/export.zip", None, CASEWORK),
+    ("GET", "/account/telegram", None, CASEWORK),
+    ("POST", "/account/telegram", {}, CASEWORK),
+    ("POST", "/api/account/telegram-link", {}, CASEWORK),
     ("POST", "/api/cases/{ref}/status", {"status": "acknowledged"}, CASEWORK),
     ("POST", "/cases/{ref}/status", {"status": "investigating"}, CASEWORK),
     ("POST", "/api/cases/{ref}/assign", {"login": "{login}"}, CASEWORK),
@@ -60,6 +67,8 @@ MATRIX: list[tuple[str, str, Body | None, frozenset[str] | str]] = [
     ("POST", "/cases/{ref}/messages", {"text": "a question"}, CASEWORK),
     ("POST", "/api/cases/{ref}/refer", {"queue": "psd-lead"}, CASEWORK),
     ("POST", "/cases/{ref}/refer", {"queue": "independent-review"}, CASEWORK),
+    ("POST", "/api/cases/{ref}/escalation", {"queue": "psd-counter-corruption"}, CASEWORK),
+    ("POST", "/cases/{ref}/escalation", {"queue": "psd-counter-corruption"}, CASEWORK),
     ("POST", "/api/cases/{ref}/grant", {"login": "zed"}, LEAD),
     ("POST", "/cases/{ref}/grant", {"login": "zed"}, LEAD),
     ("POST", "/api/cases/{ref}/exported", {"form": "folder"}, CASEWORK),
@@ -122,6 +131,14 @@ async def test_every_role_against_every_route(role: str, vault: Vault, settings,
     result = await cases.submit(
         vault, report=cases.ReportSubmission(categories=("bullying",), narrative="n", evidence=(photo,))
     )
+    # As the follow-up dispatcher escalates: the queue is added, its member (yan) gets no key.
+    await make_officer(f"yan-{role}", queues=("psd-counter-corruption",), unit="professional-standards")
+    async with vault.db.transaction() as session:
+        session.add(
+            CaseQueue(
+                case_id=result.case_id, queue_id="psd-counter-corruption", via="escalated", added_at=clock.now()
+            )
+        )
     async with vault.db.reading() as session:
         item = (
             await session.exec(
