@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlmodel import col, select
 
 from bot.catalogue import Catalogue
@@ -45,11 +46,6 @@ from storage.vault import Vault
 from tests.bot_world import BotWorld
 from tests.conftest import PASSPHRASE
 from tests.desk_world import PASSWORD
-
-playwright_api = pytest.importorskip("playwright.async_api", reason="Playwright is not installed")
-Browser = playwright_api.Browser
-Page = playwright_api.Page
-expect = playwright_api.expect
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -85,7 +81,7 @@ def chromium_executable() -> str:
 
 @pytest.fixture
 async def browser(chromium_executable: str) -> AsyncIterator[Browser]:
-    async with playwright_api.async_playwright() as playwright:
+    async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=chromium_executable, headless=True)
         try:
             yield launched
