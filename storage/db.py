@@ -356,6 +356,15 @@ def query_sync(session: Session, query: Query, *parameters: Any) -> Pending:
         result = connection.exec_driver_sql(sql, values)
     else:
         values = tuple(json.dumps(p) if isinstance(p, list | tuple) else p for p in parameters)
+        driver = connection.connection.driver_connection
+        if dialect.driver == "pysqlite" and driver is not None:
+            # In-process: nothing to pipeline, but the raw cursor skips SQLAlchemy's result set-up.
+            cursor = driver.cursor()
+            try:
+                found = [tuple(row) for row in cursor.execute(query.sqlite, values).fetchall()]
+            finally:
+                cursor.close()
+            return Pending(lambda: found)
         result = connection.exec_driver_sql(query.sqlite, values)
     rows = [tuple(row) for row in result]
     return Pending(lambda: rows)
