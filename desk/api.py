@@ -54,6 +54,9 @@ ERRORS: dict[int | str, dict[str, object]] = {
     403: {"model": ErrorOut, "description": "Refused: role, second factor, unlock or CSRF token"},
     404: {"model": ErrorOut, "description": "No such case that you can open"},
     409: {"model": ErrorOut, "description": "Conflict of interest or workflow conflict"},
+    # Why documented here: FastAPI would otherwise document its own 422 shape (detail as a list), while
+    # the desk answers a malformed body with the same one-message shape as every other error.
+    422: {"model": ErrorOut, "description": "A malformed body; nothing was changed"},
     429: {"model": ErrorOut, "description": "Too many attempts"},
 }
 
@@ -221,7 +224,8 @@ async def read_case(reference: str, officer: Unlocked, state: State) -> CaseOut:
     "/cases/{reference}/files/{item_id}",
     summary="One evidence file, decrypted (audited); always an attachment",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    # The file goes with the media type it was submitted with (any type).
+    responses={200: {"content": {"*/*": {}}}},
 )
 async def read_file(reference: str, item_id: str, officer: Unlocked, state: State) -> Response:
     return await views.file_response(state, officer=officer, reference=reference, item_id=item_id)

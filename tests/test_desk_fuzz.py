@@ -47,26 +47,12 @@ EXAMPLES_PER_OPERATION = 10
 FILE_PATH = "/api/cases/{reference}/files/{item_id}"
 
 
-def body_conformance(ctx: Any, response: Any, case: Any) -> bool | None:
-    """The response body matches the document, except a 422's: a known desk bug, pinned by an xfail below."""
-    if response.status_code == 422:
-        return None
-    return response_schema_conformance(ctx, response, case)
-
-
-def media_type_conformance(ctx: Any, response: Any, case: Any) -> bool | None:
-    """The Content-Type is a documented one, except an evidence file's: a known desk bug, pinned below."""
-    if case.operation.path == FILE_PATH and response.status_code == 200:
-        return None
-    return content_type_conformance(ctx, response, case)
-
-
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
-    media_type_conformance,
+    content_type_conformance,
     response_headers_conformance,
-    body_conformance,
+    response_schema_conformance,
 ]
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(48)
 
@@ -293,12 +279,6 @@ def _operation(app: Any, path: str, method: str) -> Any:
     return schemathesis.openapi.from_dict(app.openapi())[path][method]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="desk bug: a 422 answers {'detail': '<string>'} (desk/errors.py, invalid_form) while the OpenAPI "
-    "document promises FastAPI's HTTPValidationError (detail: an array), because desk/api.py's ERRORS "
-    "documents no 422 of its own",
-)
 async def test_a_malformed_body_is_answered_as_documented(vault: Vault, settings: Settings) -> None:
     app = build_app(vault, settings)
     client = client_for(app)
@@ -316,12 +296,6 @@ async def test_a_malformed_body_is_answered_as_documented(vault: Vault, settings
     operation.Case(body={}).validate_response(response, checks=[response_schema_conformance])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="desk bug: GET /api/cases/{reference}/files/{item_id} sends the file's stored media type "
-    "(image/png here; desk/views.py, file_response) but the OpenAPI document lists only "
-    "application/octet-stream for its 200 (desk/api.py, read_file's responses=)",
-)
 async def test_an_evidence_file_is_served_as_documented(
     vault: Vault, settings: Settings, clock: ManualClock
 ) -> None:
