@@ -389,23 +389,27 @@ def _submit(
     normalised = receipts.normalise(receipt_code)
     pair = crypto.generate_keypair()
     case_id = _new_id()
-    # Why two pipelines: on PostgreSQL each is one round trip; the reads of a submission once took five.
+    # Why one pipeline (one round trip on PostgreSQL; the reads of a submission once took five): the
+    # members of every queue of the newest policy this process has seen are read along with the head, so
+    # routing needs no second trip unless the policy changed meanwhile. The audit lock is taken in the same
+    # trip: the chain serialises writers anyway, and holding it through the sealing costs less than a trip.
+    likely = policy_store.newest_seen()
     with pipeline_sync(session):
         head = policy_store.send_head(session)
         named = _send_subject_match(session, report.subjects)
+        members = send_queue_members(session, tuple(q.id for q in likely.document.queues)) if likely else None
+        audit_head = audit.send_locked_head(session)
     policy = policy_store.active_from(session, head)
     _check_known_ids(policy.document, report)
     matched = [DirectoryMatch(*row) for row in named.rows()]
     facts = _facts(report, matched)
     decision = route(policy.document, facts)
     excluded = {o.id for o in matched}
-    # Sealed before the audit lock is taken, so that lock is held for as short a time as can be.
     items = _item_rows(case_id, pair.public, plaintext_items(report, matched), now)
     queues = decision.queues
     fallback = decision.escalation_queue
-    with pipeline_sync(session):
+    if members is None or policy is not likely:
         members = send_queue_members(session, (*queues, fallback) if fallback else queues)
-        audit_head = audit.send_locked_head(session)
     conflicts = {"excluded_officers": excluded, "subject_units": facts.subject_units}
     recipients = _without_conflicts(members, queue_ids=queues, **conflicts)
     if not recipients and fallback and fallback not in queues:

@@ -73,6 +73,11 @@ _HEAD = Query(
 )
 
 
+def newest_seen() -> PublishedPolicy | None:
+    """The newest published policy this process has read (a hint: `active_from` says which is active)."""
+    return _PUBLISHED[max(_PUBLISHED)] if _PUBLISHED else None
+
+
 def active_sync(session: Session) -> PublishedPolicy:
     """The same, in a synchronous unit of work."""
     return active_from(session, send_head(session))

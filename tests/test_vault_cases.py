@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
-from storage import audit, cases, casework, outbox, receipts
+from policies.loader import starter_policy_text
+from storage import audit, cases, casework, outbox, policy_store, receipts
 from storage.errors import (
     ConflictOfInterestError,
     InputError,
@@ -387,3 +388,19 @@ async def test_concurrent_additions_are_numbered_in_turn(vault: Vault, alice) ->
     async with vault.db.transaction() as session:
         seqs = (await session.exec(select(CaseItem.seq).where(CaseItem.case_id == result.case_id))).all()
     assert sorted(seqs) == list(range(1, len(seqs) + 1)) and len(seqs) == 10
+
+
+async def test_a_submission_right_after_a_new_policy_version_routes_on_it(vault: Vault, make_officer) -> None:
+    """The submission reads the members of the newest policy it has seen in the same trip as the head;
+    when the head names a version it has not seen, it reads the routed queues' members again."""
+    conduct = await make_officer("carol", queues=("psd-conduct",), unit="professional-standards")
+    first = await cases.submit(vault, report=report())
+    text = starter_policy_text() + "\n# a new version: only this comment differs\n"
+    published = await policy_store.publish(vault, text=text, author="alice", note="comment")
+    second = await cases.submit(vault, report=report())
+    assert (first.policy_version, second.policy_version) == (published.version - 1, published.version)
+    async with vault.db.reading() as session:
+        holders = set(
+            (await session.exec(select(CaseKey.officer_id).where(CaseKey.case_id == second.case_id))).all()
+        )
+    assert conduct.id in holders and second.queues == ("psd-conduct",)
