@@ -134,6 +134,11 @@ def main() -> None:
     default=None,
     help="Publish this policy instead of the starter policy.",
 )
+@click.option(
+    "--admin-desk-password",
+    envvar="CANDOUR_DESK_PASSWORD",
+    help="The first officer's desk sign-in password (or CANDOUR_DESK_PASSWORD); asked if interactive.",
+)
 @click.option("--non-interactive", is_flag=True, help="Never prompt; fail if something is missing.")
 def init(
     admin_login: str | None,
@@ -142,6 +147,7 @@ def init(
     admin_unit: str | None,
     admin_staff_number: str | None,
     policy_file: Path | None,
+    admin_desk_password: str | None,
     non_interactive: bool,
 ) -> None:
     """Create the data directory, keys, database, first officer and policy. Safe to run again."""
@@ -171,12 +177,37 @@ def init(
             unit_id=admin_unit,
             staff_number=admin_staff_number,
         )
+        if not admin_desk_password and not non_interactive:
+            # Why here: a newcomer's next step is the desk, which needs a sign-in password of its own.
+            admin_desk_password = click.prompt(
+                "Their desk sign-in password (12+ characters, not the passphrase; Enter to skip)",
+                hide_input=True,
+                confirmation_prompt=True,
+                default="",
+                show_default=False,
+            )
+    if admin is not None and admin_desk_password:
+        try:
+            desk_accounts.check_password(admin_desk_password)  # before anything is created
+        except InputError as exc:
+            raise CandourError(str(exc)) from None
     report = run_async(initialise(settings, admin=admin, policy_text=policy_text))
     for line in report.done:
         click.echo(f"done: {line}")
     for line in report.already:
         click.echo(f"ok: {line}")
+    if admin is not None and admin_desk_password:
+        run_async(_set_desk_password(settings, login=admin.login, password=admin_desk_password))
+        click.echo(f"done: desk password for {admin.login} (the first sign-in enrols a second factor)")
     click.echo(f"Candour is initialised in {settings.data_dir}.")
+
+
+async def _set_desk_password(settings: Settings, *, login: str, password: str) -> None:
+    vault = await open_vault(settings)
+    try:
+        await desk_accounts.set_password(vault, login=login, password=password)
+    finally:
+        await vault.db.dispose()
 
 
 async def _needs_admin(settings: Settings) -> bool:

@@ -173,10 +173,12 @@ def test_init_non_interactive_creates_private_files_and_is_idempotent(cli: Cli, 
 
 
 def test_interactive_init_and_passphrase_prompt(cli: Cli, tmp_path: Path) -> None:
-    answers = f"carol\nCarol Chief\n{PASSPHRASE}\n{PASSPHRASE}\n"
+    desk_password = "carol's desk password"
+    answers = f"carol\nCarol Chief\n{PASSPHRASE}\n{PASSPHRASE}\n{desk_password}\n{desk_password}\n"
     out = cli.ok("init", input=answers)
     assert "done: created officer carol" in out
     assert "done: published policy version 1" in out
+    assert "done: desk password for carol" in out
 
     evidence = tmp_path / "screenshot.bin"
     evidence.write_bytes(bytes(range(256)) + b"\x00\xff end of evidence")
@@ -409,6 +411,22 @@ def test_empty_postgres_database_is_one_line_error(installed: Cli, postgres_data
 
 
 @pytest.mark.postgres
+def test_init_gives_the_first_officer_a_desk_password(cli: Cli) -> None:
+    """A newcomer's next step after the first run is the desk: init can set its sign-in password too."""
+    env = {"CANDOUR_ADMIN_PASSPHRASE": PASSPHRASE, "CANDOUR_DESK_PASSWORD": "short"}
+    assert cli.fail("init", "--non-interactive", "--admin-login", "alice", env=env) == (
+        "candour: a desk password needs at least 12 characters"
+    )
+    assert not (Path(cli.env["CANDOUR_DATA_DIR"]) / "candour.db").exists(), "nothing was created"
+    env["CANDOUR_DESK_PASSWORD"] = "a desk password, not the passphrase"
+    out = cli.ok("init", "--non-interactive", "--admin-login", "alice", env=env)
+    assert "done: desk password for alice" in out and env["CANDOUR_DESK_PASSWORD"] not in out
+    listing = sqlite3.connect(Path(cli.env["CANDOUR_DATA_DIR"]) / "candour.db").execute(
+        "SELECT count(*) FROM desk_accounts"
+    )
+    assert listing.fetchone() == (1,)
+
+
 def test_init_submit_show_on_postgres(cli: Cli, postgres_database: str, tmp_path: Path) -> None:
     cli.extra.update({"CANDOUR_DATABASE_URL": postgres_database, "CANDOUR_PASSPHRASE": PASSPHRASE})
     out = cli.ok("init", "--non-interactive", "--admin-login", "alice", "--admin-name", "Alice Admin",
