@@ -52,10 +52,6 @@ class Dispatched:
         return self.counts.get("sent", 0)
 
 
-class _Unreachable(Exception):
-    """The chat cannot be reached: the bot was blocked or the chat is gone."""
-
-
 @dataclass
 class Dispatcher:
     """Carries out due follow-up work for one process."""
