@@ -156,14 +156,15 @@ class Dispatcher:
     # --- deadlines, retention, notices -----------------------------------------------------------
 
     async def _deadline(self, entry: OutboxEntry) -> str:
-        assert entry.id is not None
-        result = await followup.check_deadline(self.vault, entry=entry)
-        await outbox.finish(self.vault, entry_id=entry.id, status="done" if result != "met" else "cancelled")
-        return result
+        return await self._check(entry, followup.check_deadline)
 
     async def _progress(self, entry: OutboxEntry) -> str:
+        return await self._check(entry, followup.check_progress)
+
+    async def _check(self, entry: OutboxEntry, check: Callable[..., Awaitable[str]]) -> str:
+        """A vault-side check that warns, escalates or notifies, or finds nothing left to do ("met")."""
         assert entry.id is not None
-        result = await followup.check_progress(self.vault, entry=entry)
+        result = await check(self.vault, entry=entry)
         await outbox.finish(self.vault, entry_id=entry.id, status="done" if result != "met" else "cancelled")
         return result
 

@@ -80,28 +80,10 @@ def append_sync(
     detail: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """The same, in a synchronous unit of work (see storage.db.Database.run)."""
-    row = next_entry_sync(session, at=at, actor=actor, action=action, case_id=case_id, detail=detail)
+    head = send_locked_head(session)
+    row = entry_after(head, at=at, actor=actor, action=action, case_id=case_id, detail=detail)
     insert_rows_sync(session, AuditEntry, [row])
     return AuditEntry(**row)
-
-
-def next_entry_sync(
-    session: Session,
-    *,
-    at: datetime,
-    actor: str,
-    action: str,
-    case_id: str | None = None,
-    detail: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The row of the next entry, chained onto the head, for the caller to insert in this transaction.
-
-    From here to the commit this transaction holds the append lock (on SQLite, the write lock it began
-    with), so no other entry can take the same place in the chain.
-    """
-    return entry_after(
-        send_locked_head(session), at=at, actor=actor, action=action, case_id=case_id, detail=detail
-    )
 
 
 def entry_after(
@@ -113,7 +95,9 @@ def entry_after(
     case_id: str | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The row of the entry that follows `head` (from `send_locked_head`)."""
+    """The row of the entry that follows `head` (from `send_locked_head`), for the caller to insert in this
+    transaction. From the lock to the commit this transaction holds the append lock (on SQLite, the write
+    lock it began with), so no other entry can take the same place in the chain."""
     row = head.first()
     seq, prev = (1, GENESIS) if row is None else (int(row[0]) + 1, str(row[1]))
     clean_detail = dict(detail or {})

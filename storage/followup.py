@@ -318,7 +318,7 @@ async def check_deadline(vault: Vault, *, entry: OutboxEntry) -> str:
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         case = await session.get(Case, entry.case_id, with_for_update=True)
-        if case is None or case.purged_at is not None or case.status == "closed":
+        if not _open(case):
             return "met"
         if name == "acknowledge" and case.acknowledged_at is not None:
             return "met"
@@ -340,6 +340,11 @@ async def check_deadline(vault: Vault, *, entry: OutboxEntry) -> str:
         await _escalate(session, case, now=now, why=f"{what} overdue since {due:%d %b %Y}")
         session.add(case)
         return "escalated"
+
+
+def _open(case: Case | None) -> bool:
+    """A case that still exists (not purged) and is not closed."""
+    return case is not None and case.purged_at is None and case.status != "closed"
 
 
 async def _feedback_given(session: AsyncSession, case: Case) -> bool:
@@ -397,7 +402,7 @@ async def check_progress(vault: Vault, *, entry: OutboxEntry) -> str:
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         case = await session.get(Case, entry.case_id)
-        if case is None or case.purged_at is not None or case.status == "closed":
+        if not _open(case):
             return "met"
         clock = (await _defaults(session, case)).progress_update
         await _notify_queues(session, case, now=now, what="a progress update is due (reg 19)")
