@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable
@@ -20,15 +21,32 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
 
 from bot import delivery, followup, handlers
 from bot.catalogue import Catalogue
+from storage import updates
+from storage.errors import DatabaseUnavailableError
 from storage.vault import Vault
 
 log = logging.getLogger(__name__)
+
+# The update types the bot asks Telegram for, on every getUpdates (`start_polling(allowed_updates=...)`).
+# Why explicit: left out, Telegram keeps whatever setting the token had before (another program, an old
+# deployment), which may lack my_chat_member or channel_post, and the bot would then never learn it was
+# added to a group or channel, nor leave. These are the types `register` handles: a reporter's messages,
+# edits and button presses, and the group and channel updates `handlers.outside_private` leaves on.
+ALLOWED_UPDATES: tuple[str, ...] = (
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.MY_CHAT_MEMBER,
+    Update.CHANNEL_POST,
+    Update.EDITED_CHANNEL_POST,
+)
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
@@ -81,7 +99,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if error is not None and log.isEnabledFor(logging.DEBUG)
         else None,
     )
-    if isinstance(update, Update) and update.effective_chat is not None:
+    # Why only the reporter's own chat: an error from a group update must not make the bot speak there.
+    if isinstance(update, Update) and update.effective_chat is not None and handlers.from_reporter(update):
         services: handlers.BotServices = context.bot_data["services"]
         t = services.catalogue.for_language(None)
         try:
@@ -120,11 +139,14 @@ def build_application(
 
 
 def register(application: Application) -> None:
-    """Attach every handler, most specific first."""
+    """Attach every handler, most specific first.
+
+    Every update from a group, supergroup or channel, of whatever type, goes to `outside_private` (the
+    bot leaves); the handlers below reach a flow only through `with_turn`, which lets through nothing
+    but a reporter's own private chat (`handlers.from_reporter`), whatever their filters say.
+    """
     private = filters.ChatType.PRIVATE
-    application.add_handler(
-        MessageHandler(~private & filters.ChatType.GROUPS, handlers.leave_group), group=-1
-    )
+    application.add_handler(TypeHandler(Update, handlers.outside_private), group=-1)
     commands = {
         "start": handlers.on_start,
         "report": handlers.on_report,
@@ -184,7 +206,10 @@ async def start_services(application: Application) -> None:
         await dispatcher.dispatch_due()
 
     async def _expire_drafts(_context: ContextTypes.DEFAULT_TYPE) -> None:
-        await dispatcher.purge_drafts()
+        await dispatcher.purge_expired()
+        # Records of handled updates outlive any redelivery (storage/updates.py), then go.
+        with contextlib.suppress(DatabaseUnavailableError):
+            await updates.purge(services.vault)
 
     if application.job_queue is not None:
         interval = application.bot_data["delivery_interval"]

@@ -14,6 +14,7 @@ from telegram.error import TelegramError
 
 from bot import evidence
 from bot.state import EvidenceAnswer
+from storage import text as text_rules
 from storage.cases import Evidence
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -28,7 +29,18 @@ class FileRefused(Exception):
 
 
 def describe(message: Message) -> EvidenceAnswer | None:
-    """The evidence a message carries, or None if it carries no file the bot accepts."""
+    """The evidence a message carries, with its caption, or None if it carries no file the bot accepts.
+
+    Why keep the caption: what a reporter writes under a file ("the rota he changed") is part of the
+    evidence; dropped silently it would be lost without their knowing. It is sealed with the file.
+    """
+    answer = _file_of(message)
+    if answer is not None:
+        answer.caption = text_rules.answer(message.caption)
+    return answer
+
+
+def _file_of(message: Message) -> EvidenceAnswer | None:
     if message.photo:
         photo = message.photo[-1]
         return EvidenceAnswer(photo.file_id, "photo", "photo.jpg", "image/jpeg", photo.file_size or 0)
@@ -60,6 +72,9 @@ async def fetch(bot: Bot, answer: EvidenceAnswer) -> bytes:
         raise FileRefused("report.evidence.download_failed") from None
     if len(data) > MAX_FILE_BYTES:
         raise FileRefused("report.evidence.too_big")
+    if not data:
+        # Why refuse: an empty file is no evidence, and sealing it would tell the team a file was given.
+        raise FileRefused("report.evidence.empty")
     return data
 
 
@@ -97,6 +112,13 @@ async def prepare(bot: Bot, answer: EvidenceAnswer) -> Evidence:
             media_type=cleaned.media_type,
             content=cleaned.content,
             metadata_kept=not cleaned.cleaned,
+            caption=answer.caption,
         )
     # Kept as sent: the reporter chose to keep the details, or the type cannot be checked (they were told).
-    return Evidence(filename=answer.filename, media_type=answer.media_type, content=data, metadata_kept=True)
+    return Evidence(
+        filename=answer.filename,
+        media_type=answer.media_type,
+        content=data,
+        metadata_kept=True,
+        caption=answer.caption,
+    )

@@ -19,7 +19,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from bot import sending, state
 from bot.catalogue import Catalogue
 from bot.delivery import ChatLock, no_lock
-from storage import casework, drafts, followup, outbox
+from storage import casework, drafts, followup, outbox, throttle
+from storage.clock import coarsen
 from storage.errors import DatabaseUnavailableError, DecryptionError
 from storage.models import OutboxEntry
 from storage.vault import Vault
@@ -93,6 +94,13 @@ class Dispatcher:
         """Delete expired drafts (a report not touched for 24 hours is gone)."""
         try:
             return await drafts.purge_expired(self.vault)
+        except DatabaseUnavailableError:
+            return 0
+
+    async def purge_expired(self) -> int:
+        """The periodic sweep: expired drafts, and receipt-guess counts of past hours; how many rows went."""
+        try:
+            return await self.purge_drafts() + await throttle.purge_old_windows(self.vault)
         except DatabaseUnavailableError:
             return 0
 
@@ -181,8 +189,9 @@ class Dispatcher:
         if await followup.needs_contact(self.vault, case_id=entry.case_id):
             # Reopened, or something still to send: look again a week later (a reopened case that
             # closes again schedules its own shredding after its own last check-in).
+            # From the hour, not the moment: a reporter-side time says no more than the hour (promise 1).
             await followup.reschedule(
-                self.vault, entry_id=entry.id, at=self.vault.clock.now() + followup.ANSWER_WINDOW
+                self.vault, entry_id=entry.id, at=coarsen(self.vault.clock.now()) + followup.ANSWER_WINDOW
             )
             return "kept"
         await casework.shred_contact(self.vault, case_id=entry.case_id)

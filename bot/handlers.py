@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from telegram import Update
+from telegram import ChatMember, ChatMemberRestricted, Message, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -20,6 +20,8 @@ from telegram.ext import ContextTypes
 from bot import checkins, report_flow, state, status_flow
 from bot.catalogue import Catalogue
 from bot.turn import Turn
+from storage import text as text_rules
+from storage import updates
 from storage.errors import DatabaseUnavailableError
 from storage.vault import Vault
 
@@ -39,19 +41,49 @@ class BotServices:
 Handler = Callable[[Turn, Update], Awaitable[None]]
 
 
+def from_reporter(update: Update) -> bool:
+    """True only for what a person sends the bot in their own private chat with it: a message, an edit of
+    one, or a press of one of the bot's buttons there. Every flow is reached through this test.
+
+    Threat: a flow reached from elsewhere answers where others read (a group, a channel) or saves a draft
+    for a chat that is not a reporter's. Why a list of what is allowed rather than of what is not: an
+    update type added to Telegram later (or one not thought of: business-account messages, which arrive
+    from private chats between other people, guest messages, inline queries) reaches nothing.
+    """
+    message: object
+    if update.message is not None or update.edited_message is not None:
+        message = update.message or update.edited_message
+    elif update.callback_query is not None:
+        message = update.callback_query.message  # None for a button on an inline message
+    else:
+        return False
+    if message is None or message.chat.type != ChatType.PRIVATE:  # type: ignore[attr-defined]
+        return False
+    return not (isinstance(message, Message) and message.business_connection_id)
+
+
 def with_turn(handler: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
-    """Load the chat's state, run the handler, save the state; a database outage is told, not raised."""
+    """Load the chat's state, run the handler, save the state; a database outage is told, not raised.
+
+    Each update takes effect once: the load says whether this update was already applied (a redelivery
+    after a crash, or one another replica handled), and then nothing is done; the final save records it
+    in the same transaction as the state it produced (storage/updates.py).
+    """
 
     @functools.wraps(handler)
     async def wrapped(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         services: BotServices = context.bot_data["services"]
         chat = update.effective_chat
-        if chat is None:
+        if chat is None or not from_reporter(update):
             return
         user = update.effective_user
         fallback = services.catalogue.for_language(user.language_code if user else None)
+        update_tag = updates.tag(services.vault, bot_id=context.bot.id, update_id=update.update_id)
         try:
-            chat_state, policy = await state.load_with_policy(services.vault, chat.id)
+            chat_state, policy = await state.load_with_policy(services.vault, chat.id, update=update_tag)
+        except updates.AlreadyHandledError:
+            await _handled_before(update)
+            return
         except DatabaseUnavailableError:
             await _tell(context, chat.id, fallback("error.database"))
             if update.callback_query is not None:
@@ -69,13 +101,27 @@ def with_turn(handler: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE],
             catalogue=services.catalogue,
         )
         try:
+            if chat_state.receipt:
+                # A submission committed but its receipt never reached Telegram (the bot stopped): now.
+                await report_flow.deliver_receipt(turn, again=True)
             await handler(turn, update)
-            await state.save(services.vault, chat.id, chat_state)
+            await state.save(services.vault, chat.id, chat_state, update=update_tag)
+        except updates.AlreadyHandledError:
+            # Another handling of this update (another replica) stored its effect first: ours is dropped.
+            await _handled_before(update)
         except DatabaseUnavailableError:
             # Why not save: the state in the vault is the last good one, so the draft is kept as it was.
             await turn.notify_failure("error.database")
 
     return wrapped
+
+
+async def _handled_before(update: Update) -> None:
+    """A redelivered update changes nothing; a button's spinner is stopped if Telegram still allows it."""
+    log.info("an update came again and was not applied twice")
+    if update.callback_query is not None:
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()
 
 
 async def _tell(context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str) -> None:
@@ -88,18 +134,61 @@ async def _tell(context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str) -> 
 # --- group chats ----------------------------------------------------------------------------------
 
 
-async def leave_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Candour works in private chats only: say so and leave."""
+_OUT = (ChatMember.LEFT, ChatMember.BANNED)
+
+
+async def outside_private(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Candour works in private chats only: from a group, supergroup or channel, whatever the update, it
+    reaches no flow (see `from_reporter`) and the bot leaves; it says so only where that is safe.
+
+    Why leave on being added (my_chat_member) rather than on the first message: in a group the bot sees
+    only commands and replies, so it could sit in a station chat unnoticed. Why never a word in a
+    channel: a post there goes to every subscriber under the channel's name. Nothing about the chat or
+    whoever added the bot is stored or logged.
+    """
     chat = update.effective_chat
     if chat is None or chat.type == ChatType.PRIVATE:
         return
     services: BotServices = context.bot_data["services"]
     t = services.catalogue.for_language(None)
+    speak = False
+    if update.my_chat_member is not None:
+        change = update.my_chat_member
+        if change.new_chat_member.status in _OUT:
+            return  # already out of it (it left, or was removed)
+        speak = _joined(change.old_chat_member) and _may_speak(chat.type, change.new_chat_member)
+    elif update.callback_query is not None:
+        # A press on a message in a group (only a forged one: the bot sends no buttons there): the
+        # presser alone sees the answer.
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer(text=t("group.private_only"), show_alert=True)
+    elif update.message is not None:
+        speak = chat.type != ChatType.CHANNEL
+    if speak:
+        try:
+            await context.bot.send_message(chat.id, t("group.private_only"))
+        except TelegramError:
+            log.info("could not say before leaving a group chat that the bot works in private only")
     try:
-        await context.bot.send_message(chat.id, t("group.private_only"))
         await context.bot.leave_chat(chat.id)
     except TelegramError:
         log.warning("could not leave a group chat")
+
+
+def _joined(old: ChatMember) -> bool:
+    """The change brought the bot into the chat (rather than changing its rights while in it)."""
+    if isinstance(old, ChatMemberRestricted):
+        return not old.is_member
+    return old.status in _OUT
+
+
+def _may_speak(chat_type: str, member: ChatMember) -> bool:
+    """Whether one line before leaving is safe: in a group or supergroup, with the right to send."""
+    if chat_type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        return False
+    if isinstance(member, ChatMemberRestricted):
+        return member.is_member and member.can_send_messages
+    return member.status in (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 
 
 # --- commands -------------------------------------------------------------------------------------
@@ -239,8 +328,12 @@ async def on_text(turn: Turn, update: Update) -> None:
         return
     _remember(turn, update)
     pending_reply = turn.state.inbox.pop("reply", None)
+    if pending_reply and text_rules.is_blank(message.text):
+        turn.state.inbox["reply"] = pending_reply  # nothing was sent: the next message still goes there
+        await turn.say(turn.t("input.blank"))
+        return
     if pending_reply:
-        await status_flow.send_reply(turn, pending_reply, message.text or "")
+        await status_flow.send_reply(turn, pending_reply, message.text or "", message_id=message.message_id)
         return
     if turn.state.flow == "report":
         await report_flow.on_text(turn, message)

@@ -7,13 +7,16 @@ every update), and move to the next step. Nothing reaches the case until the rep
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from telegram import Message
 
 from bot import files
+from bot import state as chat_state
 from bot.state import EvidenceAnswer, PersonAnswer
 from bot.turn import Keyboard, Turn
-from storage import cases
+from storage import cases, drafts
+from storage import text as text_rules
 from storage.errors import InputError, NoRecipientError
 
 STEPS = (
@@ -256,11 +259,11 @@ async def edit_section(turn: Turn, section: str) -> None:
 
 
 async def on_text(turn: Turn, message: Message) -> None:
-    """A typed answer at the current step."""
-    text = (message.text or "").strip()
+    """A typed answer at the current step (normalised; blank, invisible characters aside, is no answer)."""
+    text = text_rules.answer(message.text)
     step, state, t = turn.state.step, turn.state, turn.t
     if not text:
-        await turn.say(t("input.text_expected"))
+        await turn.say(t("input.blank"))
         return
     if step == "narrative":
         # Counted as the vault will store it: the parts joined by blank lines.
@@ -294,7 +297,7 @@ def _parse_person(text: str) -> PersonAnswer:
     match = STAFF_NUMBER.search(text)
     if match and any(ch.isdigit() for ch in match.group(1)):
         number = match.group(1).strip()
-        name = " ".join((text[: match.start()] + text[match.end() :]).split())
+        name = text_rules.answer(" ".join((text[: match.start()] + text[match.end() :]).split()))
         return PersonAnswer(name=name, staff_number=number)
     return PersonAnswer(name=text)
 
@@ -446,9 +449,10 @@ async def _accept_pending(turn: Turn) -> None:
         state.pending_evidence = None
         return
     state.evidence.append(state.pending_evidence)
+    key = "report.evidence.added.caption" if state.pending_evidence.caption else "report.evidence.added"
     state.pending_evidence = None
     state.step = "evidence"
-    await turn.say(turn.t("report.evidence.added", count=len(state.evidence)), [_done_row(turn)])
+    await turn.say(turn.t(key, count=len(state.evidence)), [_done_row(turn)])
 
 
 # --- submission -----------------------------------------------------------------------------------
@@ -476,7 +480,13 @@ def submission(turn: Turn, evidence: tuple[cases.Evidence, ...]) -> cases.Report
 
 
 async def submit(turn: Turn) -> None:
-    """Seal the report in the vault, show the receipt once, and delete the flow's messages."""
+    """Seal the report in the vault, finishing the chat's draft in the same transaction; show the receipt.
+
+    Threat: a crash at any point between Submit and the receipt on screen. Why this order: the case and
+    the finished draft (idle, holding the receipt code sealed) are one commit, so a restart either finds
+    the draft still at review (nothing was stored: Submit again) or finished with the receipt to show; the
+    draft's submission key makes a second handling of the same draft (another replica) return that case.
+    """
     t = turn.t
     progress = await turn.say(t("report.submitting"))
     try:
@@ -484,21 +494,72 @@ async def submit(turn: Turn) -> None:
     except files.FileRefused as refused:
         await turn.edit(progress.message_id, t(refused.key, **refused.values))
         return
-    try:
-        result = await cases.submit(turn.vault, report=submission(turn, evidence), contact=str(turn.chat_id))
-    except NoRecipientError:
-        await turn.edit(progress.message_id, t("report.submit.no_recipient"))
-        return
-    except InputError as exc:
-        await turn.edit(progress.message_id, t("report.submit.invalid", reason=str(exc)))
-        return
+    report = submission(turn, evidence)
+    finished: dict[str, Any] = {}
+
+    def finished_state(code: str) -> dict[str, Any]:
+        finished.update(turn.state.finished(code, turn.vault.clock.now()))
+        return finished
+
+    for attempt in range(_SUBMIT_ATTEMPTS):
+        finish = drafts.Finish(
+            chat_ref=chat_state.chat_ref(turn.chat_id),
+            state_for=finished_state,
+            replacing=turn.state.read_version,
+            lifetime=chat_state.TRAIL_LIFETIME,
+        )
+        try:
+            result = await cases.submit(
+                turn.vault,
+                report=report,
+                contact=str(turn.chat_id),
+                submission_key=turn.state.submission_key or None,
+                draft=finish,
+            )
+        except drafts.DraftConflictError:
+            # Another writer (a check-in's message id) changed the draft: take it in and submit again.
+            if attempt + 1 == _SUBMIT_ATTEMPTS:
+                raise
+            await chat_state.refresh(turn.vault, turn.chat_id, turn.state)
+            continue
+        except NoRecipientError:
+            await turn.edit(progress.message_id, t("report.submit.no_recipient"))
+            return
+        except InputError as exc:
+            await turn.edit(progress.message_id, t("report.submit.invalid", reason=str(exc)))
+            return
+        break
+    if result.repeated:
+        # Made by another handling of this draft: carry on from what that one stored, never from ours.
+        turn.state.replace_with(await chat_state.load(turn.vault, turn.chat_id))
+        if not turn.state.receipt:
+            await turn.edit(progress.message_id, t("report.submit.already"))
+            return
+    else:
+        turn.state.replace_with(chat_state.restore(turn.vault, finished, result.draft_version))
+    await deliver_receipt(turn)
+
+
+_SUBMIT_ATTEMPTS = 5
+
+
+async def deliver_receipt(turn: Turn, *, again: bool = False) -> None:
+    """Show the receipt code the chat's draft holds; once Telegram has it, destroy that copy, then wipe.
+
+    `again`: shown by a later update, because the one that submitted stopped before Telegram confirmed
+    the receipt; the reporter may have seen it already, and is told so.
+    """
+    t = turn.t
+    code = turn.state.receipt
     receipt = await turn.bot.send_message(
         turn.chat_id,
-        t("report.submitted", code=result.receipt_code),
+        t("report.submitted.again" if again else "report.submitted", code=code),
         reply_markup=turn.markup([[(t("button.saved_code"), "x|saved|")]]),
     )
-    deleted, _left = await turn.wipe(keep=(receipt.message_id,))
-    turn.state.reset()
+    turn.state.receipt = ""
     turn.remember(receipt.message_id)
+    # Why saved before wiping: the code is to stay in the vault, even sealed, no longer than it must.
+    await chat_state.save(turn.vault, turn.chat_id, turn.state)
+    deleted, _left = await turn.wipe(keep=(receipt.message_id,))
     if deleted:
         await turn.say(t("report.submitted.wiped", count=deleted))

@@ -2,6 +2,11 @@
 
 Nothing is dropped silently: every failure becomes the entry's status and last_error, and what can be
 tried again is put back with a due time.
+
+Why a retry's due time comes from the exact clock (promise 1 otherwise wants the hour): Telegram's
+retry_after and the backoff count from the failed try, seconds away, and rounded to the hour a retry
+would either be due at once or wait an hour. It is a time the phone was not reached, kept only while the
+entry waits; once the entry is finished storage.outbox coarsens all its times.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from storage import drafts
+from storage import drafts, updates
 from storage.clock import coarsen
 from storage.policy_store import PublishedPolicy
 from storage.vault import Vault
@@ -65,6 +65,10 @@ class EvidenceAnswer:
     keep_metadata: bool = False
     findings: list[str] = field(default_factory=list)
     cleanable: bool = True
+    # The message it came in (its id within this chat), so a file added to a case twice is stored once.
+    message_id: int | None = None
+    # The caption the reporter sent with it (normalised; "" if none or blank): sealed with the file.
+    caption: str = ""
 
 
 @dataclass
@@ -95,6 +99,11 @@ class ChatState:
     touched: str = ""
     case_id: str | None = None
     inbox: dict[str, str] = field(default_factory=dict)
+    # Random, made when a report begins: a repeated submit of this draft finds the case it made.
+    submission_key: str = ""
+    # A receipt code not yet handed to Telegram: set in the submission's own transaction (see `finished`),
+    # cleared as soon as the receipt message was accepted, so a crash in between still delivers it.
+    receipt: str = field(default="", repr=False)
     # Not stored: the draft version this state was read from, and the trail as it was then (see `save`).
     read_version: bytes | None = field(default=None, repr=False, compare=False)
     read_trail: tuple[int, ...] = field(default=(), repr=False, compare=False)
@@ -105,6 +114,7 @@ class ChatState:
         self.__dict__.update(ChatState().__dict__)
         self.__dict__.update(kept)
         self.flow, self.step, self.token = flow, step, secrets.token_urlsafe(4)
+        self.submission_key = secrets.token_urlsafe(16) if flow == "report" else ""
 
     def remember(self, message_id: int, now: datetime) -> None:
         """Add a message of this chat (the bot's or the reporter's) to those to delete later."""
@@ -128,6 +138,18 @@ class ChatState:
         """Back to idle, forgetting answers but not the language or messages still to wipe."""
         self.start("idle", "")
 
+    def finished(self, receipt_code: str, now: datetime) -> dict[str, Any]:
+        """The stored form of this chat once its report is a case: idle, holding the receipt to show."""
+        after = ChatState.from_json(self.to_json())
+        after.reset()
+        after.receipt = receipt_code
+        after.touched = coarsen(now).isoformat()
+        return after.to_json()
+
+    def replace_with(self, other: ChatState) -> None:
+        """Become `other` (a state read anew from the vault), read version included."""
+        self.__dict__.update(other.__dict__)
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         for transient in _TRANSIENT:
@@ -149,7 +171,7 @@ class ChatState:
 
 _TRANSIENT = frozenset({"read_version", "read_trail"})
 # What a new flow keeps: the language, what there is to wipe, pushed messages, and where the state was read.
-_KEPT_ON_START = ("language", "trail", "trail_since", "inbox", "read_version", "read_trail")
+_KEPT_ON_START = ("language", "trail", "trail_since", "inbox", "receipt", "read_version", "read_trail")
 
 
 def chat_ref(chat_id: int) -> str:
@@ -169,9 +191,27 @@ async def load(vault: Vault, chat_id: int) -> ChatState:
     return _restore(vault, await drafts.read(vault, chat_ref=chat_ref(chat_id), policy=False))
 
 
-async def load_with_policy(vault: Vault, chat_id: int) -> tuple[ChatState, PublishedPolicy]:
-    """The chat's state and the active routing policy, read in one transaction (every update needs both)."""
-    stored = await drafts.read(vault, chat_ref=chat_ref(chat_id))
+def restore(vault: Vault, data: dict[str, Any], version: bytes | None) -> ChatState:
+    """A state from its stored form and version (as written in a submission's transaction)."""
+    return _restore(vault, drafts.StoredDraft(data, version))
+
+
+async def refresh(vault: Vault, chat_id: int, state: ChatState) -> None:
+    """After a conflicting write: take the stored version, keeping what another writer added (see save)."""
+    _merge_newer(state, await drafts.read(vault, chat_ref=chat_ref(chat_id), policy=False))
+
+
+async def load_with_policy(
+    vault: Vault, chat_id: int, *, update: bytes | None = None
+) -> tuple[ChatState, PublishedPolicy]:
+    """The chat's state and the active routing policy, read in one transaction (every update needs both).
+
+    With `update` (a tag from storage.updates), raises `updates.AlreadyHandledError` if that update was
+    already applied, read in the same round trip.
+    """
+    stored = await drafts.read(vault, chat_ref=chat_ref(chat_id), update=update)
+    if stored.handled:
+        raise updates.AlreadyHandledError("this update was already handled")
     assert stored.policy is not None
     return _restore(vault, stored), stored.policy
 
@@ -186,8 +226,11 @@ def _restore(vault: Vault, stored: drafts.StoredDraft) -> ChatState:
     return chat_state
 
 
-async def save(vault: Vault, chat_id: int, state: ChatState) -> None:
+async def save(vault: Vault, chat_id: int, state: ChatState, *, update: bytes | None = None) -> None:
     """Seal and store the chat's state; an idle chat with nothing to remember keeps no draft at all.
+
+    With `update` (a tag from storage.updates), the update is recorded as handled in the same transaction
+    as the state it produced; `updates.AlreadyHandledError` if another handling of it got there first.
 
     Threat: a lost update. The bot's own updates of a chat are handled one at a time, but a follow-up
     dispatcher in another process may add a message (a check-in) to the chat's wipe list meanwhile. Why
@@ -196,8 +239,14 @@ async def save(vault: Vault, chat_id: int, state: ChatState) -> None:
     """
     ref = chat_ref(chat_id)
     for _attempt in range(_SAVE_ATTEMPTS):
-        if state.flow == "idle" and not state.trail and not state.inbox and state.language is None:
-            if await drafts.discard(vault, chat_ref=ref, replacing=state.read_version):
+        if (
+            state.flow == "idle"
+            and not state.trail
+            and not state.inbox
+            and state.language is None
+            and not state.receipt
+        ):
+            if await drafts.discard(vault, chat_ref=ref, replacing=state.read_version, update=update):
                 state.read_version, state.read_trail = None, ()
                 return
         else:
@@ -208,6 +257,7 @@ async def save(vault: Vault, chat_id: int, state: ChatState) -> None:
                 state=state.to_json(),
                 lifetime=TRAIL_LIFETIME,
                 replacing=state.read_version,
+                update=update,
             )
             if version is not None:
                 state.read_version, state.read_trail = version, tuple(state.trail)

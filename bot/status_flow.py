@@ -10,6 +10,7 @@ from bot import files
 from bot.state import EvidenceAnswer
 from bot.turn import Turn
 from storage import cases, outbox, throttle
+from storage import text as text_rules
 from storage.errors import NotFoundError, ReceiptTypoError, ThrottledError, UnknownReceiptError
 
 
@@ -110,16 +111,30 @@ async def on_text(turn: Turn, message: Message) -> None:
     if turn.state.step == "code":
         await on_code(turn, message)
     elif turn.state.step == "reply" and turn.state.case_id:
+        if text_rules.is_blank(message.text):
+            await turn.say(turn.t("input.blank"))  # still at the reply step: nothing was sent
+            return
         turn.state.step = "view"  # first: the buttons sent with the confirmation belong to the view
-        await send_reply(turn, turn.state.case_id, message.text or "")
+        await send_reply(turn, turn.state.case_id, message.text or "", message_id=message.message_id)
     else:
         await turn.say(turn.t("input.use_buttons"))
 
 
-async def send_reply(turn: Turn, case_id: str, text: str) -> None:
-    """Seal the reporter's message into the case."""
+def _source(turn: Turn, message_id: int | None) -> str | None:
+    """What names the message an addition came from, the same on every delivery of it (hashed by the vault)."""
+    return None if message_id is None else f"{_chat_ref(turn)}:{message_id}"
+
+
+async def send_reply(turn: Turn, case_id: str, text: str, *, message_id: int | None = None) -> None:
+    """Seal the reporter's message into the case (once, however often its message is handled)."""
     try:
-        await cases.add_from_reporter(turn.vault, case_id=case_id, kind=cases.REPORTER_MESSAGE, text=text)
+        await cases.add_from_reporter(
+            turn.vault,
+            case_id=case_id,
+            kind=cases.REPORTER_MESSAGE,
+            text=text_rules.normalise(text),
+            source=_source(turn, message_id),
+        )
     except NotFoundError:
         await turn.say(turn.t("status.gone"))
         return
@@ -138,6 +153,7 @@ async def on_file(turn: Turn, message: Message) -> None:
     if answer is None:
         await turn.say(turn.t("report.evidence.unsupported"))
         return
+    answer.message_id = message.message_id
     try:
         examined = await files.examine(turn.bot, answer)
     except files.FileRefused as refused:
@@ -152,7 +168,11 @@ async def send_file(turn: Turn, answer: EvidenceAnswer) -> None:
     try:
         prepared = await files.prepare(turn.bot, answer)
         await cases.add_from_reporter(
-            turn.vault, case_id=turn.state.case_id, kind=cases.EVIDENCE, evidence=prepared
+            turn.vault,
+            case_id=turn.state.case_id,
+            kind=cases.EVIDENCE,
+            evidence=prepared,
+            source=_source(turn, answer.message_id),
         )
     except files.FileRefused as refused:
         await turn.say(turn.t(refused.key, **refused.values))
@@ -161,7 +181,8 @@ async def send_file(turn: Turn, answer: EvidenceAnswer) -> None:
         await turn.say(turn.t("status.gone"))
         return
     turn.state.step = "view"
-    await turn.say(turn.t("status.evidence.sent"), _actions(turn))
+    key = "status.evidence.sent.caption" if answer.caption else "status.evidence.sent"
+    await turn.say(turn.t(key), _actions(turn))
 
 
 # --- pushed messages ------------------------------------------------------------------------------

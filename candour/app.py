@@ -12,7 +12,7 @@ from typing import TextIO
 
 from sqlmodel import select
 
-from bot.application import build_application, start_services
+from bot.application import ALLOWED_UPDATES, build_application, start_services
 from bot.catalogue import Catalogue
 from bot.emulator import TelegramEmulator
 from bot.sandbox import SANDBOX_TOKEN, SANDBOX_USER, TimeTravel, chat_in_terminal
@@ -29,6 +29,12 @@ from storage.models import Officer, PolicyVersion
 from storage.vault import Vault
 
 ADMIN_ROLES = ("standards-officer", "queue-lead", "policy-admin", "auditor", "operator")
+KEYS_WITH_DATA = (
+    "the server key files are inside the data directory, so any copy or backup of that directory can "
+    "open every contact handle, draft and desk second factor in it. Keep the keys elsewhere "
+    "(CANDOUR_KEYS_DIR) and back them up apart from the data (docs/operations.md, Backups)."
+)
+log = logging.getLogger("candour.keys")
 
 
 def kdf_params(settings: Settings) -> KdfParams:
@@ -45,6 +51,20 @@ def database_config(settings: Settings) -> DatabaseConfig:
         sqlite_synchronous=settings.sqlite_synchronous,
         pool_size=settings.db_pool_size,
     )
+
+
+def warn_if_keys_with_data(settings: Settings) -> bool:
+    """Log a warning if a real installation keeps its keys in its data directory; whether it did.
+
+    Threat: a plain copy of the data directory (a backup, a snapshot, a volume handed on) then holds the
+    database and the keys that open its sealed contact handles and officers' TOTP secrets. Why not in
+    the sandbox (no Telegram token): a newcomer's one-machine trial holds nobody's report. The line
+    names no path (a home directory can carry a person's name) and no identifier.
+    """
+    if settings.telegram_token is None or not settings.keys_inside_data_dir:
+        return False
+    log.warning(KEYS_WITH_DATA)
+    return True
 
 
 async def open_vault(settings: Settings, *, clock: Clock | None = None) -> Vault:
@@ -215,7 +235,9 @@ async def serve_bot(settings: Settings, vault: Vault, *, stop: asyncio.Event) ->
         await start_services(application)
         await application.start()
         assert application.updater is not None
-        await application.updater.start_polling(drop_pending_updates=False)
+        await application.updater.start_polling(
+            drop_pending_updates=False, allowed_updates=list(ALLOWED_UPDATES)
+        )
         await stop.wait()
         await application.updater.stop()
         await application.stop()
@@ -248,7 +270,9 @@ async def run_sandbox(
             await start_services(application)
             await application.start()
             assert application.updater is not None
-            await application.updater.start_polling(poll_interval=0, timeout=1)
+            await application.updater.start_polling(
+                poll_interval=0, timeout=1, allowed_updates=list(ALLOWED_UPDATES)
+            )
             try:
                 travel = TimeTravel(vault, clock) if clock else None
                 await chat_in_terminal(

@@ -16,7 +16,7 @@ import signal
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,16 +33,27 @@ from candour.app import (
     run_sandbox,
     serve_bot,
     serve_desk,
+    warn_if_keys_with_data,
 )
-from candour.settings import Settings
+from candour.settings import Settings, SettingsFileError, export_secret_files
 from desk.cli import desk as desk_group
 from desk.server import DeskNotServedError
 from policies.errors import PolicyError, PolicyInvalidError
 from policies.loader import load_policy
 from policies.validator import validate
-from storage import audit, cases, casework, desk_accounts, keyring, links, officers, policy_store, rotation
+from storage import (
+    cases,
+    casework,
+    checkpoints,
+    desk_accounts,
+    keyring,
+    links,
+    officers,
+    policy_store,
+    rotation,
+)
 from storage.clock import ManualClock
-from storage.errors import InputError, VaultError
+from storage.errors import InputError, KeyringError, VaultError
 from storage.vault import Vault
 
 T = TypeVar("T")
@@ -62,6 +73,8 @@ class CandourError(click.ClickException):
 def _settings() -> Settings:
     try:
         return Settings()
+    except SettingsFileError as exc:
+        raise CandourError(str(exc)) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -116,6 +129,10 @@ def main() -> None:
     # Why: a passphrase piped on stdin (scripts, CI) is fine; getpass's warning about echo would only
     # add noise to the one-line errors operators rely on.
     warnings.filterwarnings("ignore", category=getpass.GetPassWarning)
+    try:
+        export_secret_files()  # CANDOUR_PASSPHRASE_FILE and the like, before any option reads its envvar
+    except SettingsFileError as exc:
+        raise CandourError(str(exc)) from None
 
 
 # --- init -----------------------------------------------------------------------------------------
@@ -191,23 +208,45 @@ def init(
             desk_accounts.check_password(admin_desk_password)  # before anything is created
         except InputError as exc:
             raise CandourError(str(exc)) from None
+        if admin_desk_password == admin.passphrase:
+            raise CandourError("the desk password must not be the officer's key passphrase: choose another")
+    warn_if_keys_with_data(settings)
     report = run_async(initialise(settings, admin=admin, policy_text=policy_text))
     for line in report.done:
         click.echo(f"done: {line}")
     for line in report.already:
         click.echo(f"ok: {line}")
     if admin is not None and admin_desk_password:
-        run_async(_set_desk_password(settings, login=admin.login, password=admin_desk_password))
+        code = run_async(_set_desk_password(settings, login=admin.login, password=admin_desk_password))
         click.echo(f"done: desk password for {admin.login} (the first sign-in enrols a second factor)")
+        _echo_enrolment_code(settings, admin.login, code)
     click.echo(f"Candour is initialised in {settings.data_dir}.")
 
 
-async def _set_desk_password(settings: Settings, *, login: str, password: str) -> None:
+async def _set_desk_password(settings: Settings, *, login: str, password: str) -> str | None:
     vault = await open_vault(settings)
     try:
-        await desk_accounts.set_password(vault, login=login, password=password)
+        return await desk_accounts.set_password(
+            vault, login=login, password=password, enrolment_lifetime=_enrolment_lifetime(settings)
+        )
     finally:
         await vault.db.dispose()
+
+
+def _enrolment_lifetime(settings: Settings) -> timedelta:
+    return timedelta(hours=settings.desk_enrolment_code_hours)
+
+
+def _echo_enrolment_code(settings: Settings, login: str, code: str | None) -> None:
+    """Show the one-time enrolment code, once: it is stored only as a keyed hash."""
+    if code is None:
+        return
+    click.echo(
+        f"enrolment code for {login}: {code}\n"
+        f"  Hand it to {login} yourself (in person or by another channel than the password). The desk asks "
+        f"for it once, when they enrol their authenticator; it expires in {settings.desk_enrolment_code_hours} "
+        "hours and cannot be shown again (`candour officer set-password --reset-totp` makes a new one)."
+    )
 
 
 async def _needs_admin(settings: Settings) -> bool:
@@ -256,6 +295,8 @@ def run() -> None:
         run_async(_sandbox(settings, with_desk=settings.desk_enabled))
         return
 
+    warn_if_keys_with_data(settings)
+
     async def _serve() -> None:
         vault = await open_vault(settings)
         stop = asyncio.Event()
@@ -263,7 +304,7 @@ def run() -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            services = [serve_bot(settings, vault, stop=stop)]
+            services = [serve_bot(settings, vault, stop=stop), _keep_checkpointing(settings, vault, stop)]
             if settings.desk_enabled:
                 services.append(serve_desk(settings, vault, stop=stop))
                 click.echo(_desk_banner(settings))
@@ -287,6 +328,17 @@ def _desk_banner(settings: Settings) -> str:
     return (
         f"The standards desk is at http://{settings.desk_host}:{settings.desk_port}/ "
         "(give an officer a desk password with `candour officer set-password LOGIN`)."
+    )
+
+
+async def _keep_checkpointing(settings: Settings, vault: Vault, stop: asyncio.Event) -> None:
+    """Sign audit checkpoints on CANDOUR_AUDIT_CHECKPOINT_SECONDS, and once more on a clean stop."""
+    await checkpoints.keep_checkpointing(
+        vault,
+        keys_dir=settings.keys_dir,
+        directory=settings.checkpoint_dir,
+        interval=settings.audit_checkpoint_seconds,
+        stop=stop,
     )
 
 
@@ -338,7 +390,12 @@ async def _sandbox(settings: Settings, *, with_desk: bool = False, fast_clock: b
 
         click.echo(_desk_banner(settings))
         try:
-            await run_together(stop, chat(), serve_desk(settings, vault, stop=stop))
+            await run_together(
+                stop,
+                chat(),
+                serve_desk(settings, vault, stop=stop),
+                _keep_checkpointing(settings, vault, stop),
+            )
         except DeskNotServedError as exc:
             raise CandourError(str(exc)) from None
     finally:
@@ -378,6 +435,12 @@ def officer() -> None:
     hide_input=True,
     confirmation_prompt=True,
 )
+@click.option(
+    "--desk-password",
+    envvar="CANDOUR_DESK_PASSWORD",
+    default=None,
+    help="Also give a desk sign-in password (or CANDOUR_DESK_PASSWORD); never the key passphrase.",
+)
 @with_vault
 async def officer_add(
     vault: Vault,
@@ -388,8 +451,13 @@ async def officer_add(
     staff_number: str | None,
     queues: tuple[str, ...],
     passphrase: str,
+    desk_password: str | None,
 ) -> None:
-    """Add an officer with a new key pair."""
+    """Add an officer with a new key pair (and a desk password, printing their one-time enrolment code)."""
+    if desk_password is not None:
+        desk_accounts.check_password(desk_password)  # before anything is created
+        if desk_password == passphrase:
+            raise InputError("the desk password must not be the officer's key passphrase: choose another")
     summary = await officers.add(
         vault,
         login=login,
@@ -403,6 +471,15 @@ async def officer_add(
     click.echo(
         f"added {summary.login} (key {summary.key_fingerprint}); queues: {', '.join(summary.queues) or '-'}"
     )
+    if desk_password is None:
+        click.echo(f"no desk password yet: give one with `candour officer set-password {summary.login}`")
+        return
+    settings = _settings()
+    code = await desk_accounts.set_password(
+        vault, login=summary.login, password=desk_password, enrolment_lifetime=_enrolment_lifetime(settings)
+    )
+    click.echo(f"desk password set for {summary.login}")
+    _echo_enrolment_code(settings, summary.login, code)
 
 
 @officer.command("set-password")
@@ -418,11 +495,22 @@ async def officer_add(
 @click.option("--reset-totp", is_flag=True, help="Also remove their second factor, so they enrol again.")
 @with_vault
 async def officer_set_password(vault: Vault, login: str, password: str, reset_totp: bool) -> None:
-    """Give an officer a desk password (and clear a lockout); audited."""
-    await desk_accounts.set_password(vault, login=login, password=password)
+    """Give an officer a desk password (ending their live desk sessions, clearing their back-off); audited.
+
+    Prints a one-time enrolment code when they have (or, with --reset-totp, are left with) no second factor.
+    """
+    settings = _settings()
+    lifetime = _enrolment_lifetime(settings)
+    code = await desk_accounts.set_password(
+        vault, login=login, password=password, enrolment_lifetime=lifetime
+    )
     if reset_totp:
-        await desk_accounts.reset_totp(vault, login=login)
-    click.echo(f"desk password set for {login}{'; second factor reset' if reset_totp else ''}")
+        code = await desk_accounts.reset_totp(vault, login=login, enrolment_lifetime=lifetime)
+    click.echo(
+        f"desk password set for {login}{'; second factor reset' if reset_totp else ''}; "
+        "their live desk sessions have ended"
+    )
+    _echo_enrolment_code(settings, login, code)
 
 
 @officer.command("list")
@@ -811,19 +899,127 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--checkpoint-file",
+    "exports",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also check against this exported checkpoint file (kept away from this host); repeatable.",
+)
+@click.option("--no-checkpoint", is_flag=True, help="Only check; do not sign a new checkpoint afterwards.")
 @with_vault
-async def audit_verify(vault: Vault) -> None:
-    """Check the hash chain; names the first broken entry."""
-    async with vault.db.transaction() as session:
-        report = await audit.verify(session)
-    if not report.ok:
+async def audit_verify(vault: Vault, exports: tuple[Path, ...], no_checkpoint: bool) -> None:
+    """Check the hash chain against the newest signed checkpoints; names the first entry that no longer
+    matches, then signs a checkpoint of the head it verified."""
+    settings = _settings()
+    await _verified(vault, settings, exports)
+    if no_checkpoint:
+        return
+    point = await _checkpoint(vault, settings)
+    if point is None:
+        click.echo("the newest checkpoint already covers the head: no new checkpoint was needed")
+    else:
         click.echo(
-            f"audit log BROKEN at entry {report.first_broken}: {report.reason} "
-            f"({report.entries} entries verified before it)",
-            err=True,
+            f"signed checkpoint {point.n} (entry {point.seq}) into "
+            f"{checkpoints.checkpoint_file(settings.checkpoint_dir)}"
         )
+
+
+@audit_group.group("checkpoint")
+def checkpoint_group() -> None:
+    """Signed checkpoints of the audit log, kept outside the database."""
+
+
+@checkpoint_group.command("export")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write every checkpoint and the public key here, for an auditor to keep elsewhere.",
+)
+@with_vault
+async def checkpoint_export(vault: Vault, out: Path) -> None:
+    """Verify the log, sign a checkpoint of its head, and export every checkpoint with the public key."""
+    settings = _settings()
+    await _verified(vault, settings, ())
+    await _checkpoint(vault, settings)
+    try:
+        exported = checkpoints.export(keys_dir=settings.keys_dir, directory=settings.checkpoint_dir, out=out)
+    except OSError as exc:
+        raise CandourError(f"cannot write {out}: {type(exc).__name__}") from None
+    newest = exported.newest
+    assert newest is not None
+    click.echo(
+        f"exported {len(exported.checkpoints)} checkpoints (newest: checkpoint {newest.n}, entry {newest.seq}) "
+        f"signed by key {newest.key} to {out}"
+    )
+    click.echo(f"check against it later with: candour audit verify --checkpoint-file {out}")
+
+
+@checkpoint_group.command("start-anew")
+@with_vault
+async def checkpoint_start_anew(vault: Vault) -> None:
+    """After the checkpoint file was lost: record that in the audit log, then start a new file at
+    checkpoint 1 over the log as it is now (it vouches for nothing before; compare with an export)."""
+    settings = _settings()
+    try:
+        point = await checkpoints.start_anew(
+            vault, keys_dir=settings.keys_dir, directory=settings.checkpoint_dir, actor="operator"
+        )
+    except checkpoints.AuditBrokenError as exc:
+        click.echo(f"{exc}; no checkpoint was signed", err=True)
+        sys.exit(EXIT_INVALID)
+    except (checkpoints.CheckpointFileError, KeyringError) as exc:
+        raise CandourError(str(exc)) from None
+    except OSError as exc:
+        raise CandourError(f"cannot write the checkpoint file: {type(exc).__name__}") from None
+    click.echo(
+        f"recorded {checkpoints.RESTARTED} in the audit log, and signed checkpoint {point.n} "
+        f"(entry {point.seq}) into {checkpoints.checkpoint_file(settings.checkpoint_dir)}"
+    )
+    click.echo(
+        "the new file vouches only for the log as it is now: check the entries before it against the "
+        "auditor's export (candour audit verify --checkpoint-file EXPORT)"
+    )
+
+
+async def _verified(vault: Vault, settings: Settings, exports: tuple[Path, ...]) -> None:
+    """Verify, print what it was checked against; exit 2 if the log or a checkpoint file fails."""
+    result = await checkpoints.verify(
+        vault, keys_dir=settings.keys_dir, directory=settings.checkpoint_dir, exports=exports
+    )
+    report = result.chain
+    against = [f"checked against {a.describe()}" for a in result.against] or [
+        "no signed checkpoint yet: only the hash chain was checked"
+    ]
+    if not result.ok:
+        if not report.ok:
+            click.echo(
+                f"audit log BROKEN at entry {report.first_broken}: {report.reason} "
+                f"({report.entries} entries verified before it)",
+                err=True,
+            )
+        if result.problem:
+            click.echo(f"audit checkpoints BROKEN: {result.problem}", err=True)
+        for line in against:
+            click.echo(line, err=True)
         sys.exit(EXIT_INVALID)
     click.echo(f"audit log intact: {report.entries} entries, head {report.head_hash}")
+    for line in against:
+        click.echo(line)
+
+
+async def _checkpoint(vault: Vault, settings: Settings) -> checkpoints.Checkpoint | None:
+    try:
+        return await checkpoints.write(vault, keys_dir=settings.keys_dir, directory=settings.checkpoint_dir)
+    except checkpoints.AuditBrokenError as exc:
+        # The log changed between the check and the signature: say so, sign nothing.
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INVALID)
+    except (checkpoints.CheckpointFileError, KeyringError) as exc:
+        raise CandourError(f"no checkpoint was signed: {exc}") from None
+    except OSError as exc:
+        raise CandourError(f"cannot write the checkpoint file: {type(exc).__name__}") from None
 
 
 main.add_command(desk_group)

@@ -4,10 +4,11 @@ A process that only carries out due follow-up work (check-ins, deadline checks, 
 notices) from the vault's outbox: bot.followup.Dispatcher, as `candour run` runs it, without the
 bot's update handling. For operators who scale sending apart from the bot, for the multi-process tests
 (tests/test_dispatch_processes.py) and for benchmarks/checkin_dispatch.py. It reads the
-same CANDOUR_* settings as `candour run` (the database, the data directory with the key files, the
-token and CANDOUR_TELEGRAM_API_URL), claims due entries every `--interval` seconds, and exits cleanly
-on SIGTERM or SIGINT: no new send starts, the one in flight is finished and recorded, and entries it had
-claimed but not started are handed back at once (after a crash, when their lease runs out).
+same CANDOUR_* settings as `candour run` (the database, the data directory, the key files'
+CANDOUR_KEYS_DIR, the token or CANDOUR_TELEGRAM_TOKEN_FILE, and CANDOUR_TELEGRAM_API_URL), claims due
+entries every `--interval` seconds, and exits cleanly on SIGTERM or SIGINT: no new send starts, the one
+in flight is finished and recorded, and entries it had claimed but not started are handed back at once
+(after a crash, when their lease runs out).
 
 Test hooks, off unless set (read only here, never by the bot): CANDOUR_TEST_KILL_AFTER_SEND=N makes the
 process SIGKILL itself right after Telegram accepted its N-th message, before it is marked sent;
@@ -35,8 +36,9 @@ from telegram.request import HTTPXRequest
 from bot import followup
 from bot.catalogue import Catalogue
 from bot.delivery import worker_name
-from candour.app import configure_logging, open_vault
-from candour.settings import Settings
+from candour.app import configure_logging, open_vault, warn_if_keys_with_data
+from candour.settings import Settings, SettingsFileError
+from storage import checkpoints
 from storage.errors import VaultError
 
 log = logging.getLogger("candour.dispatch")
@@ -113,7 +115,12 @@ def build_bot(settings: Settings, *, rate: float | None, pool: int = 4) -> Gated
 
 async def run(args: argparse.Namespace) -> int:
     """Dispatch every `interval` seconds until SIGTERM/SIGINT; the exit status."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except SettingsFileError as exc:
+        print(f"dispatch: {exc}", file=sys.stderr)
+        return 1
+    warn_if_keys_with_data(settings)
     try:
         vault = await open_vault(settings)
     except VaultError as exc:
@@ -129,6 +136,7 @@ async def run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, bot.gate.stopping.set)
+    checkpointing: asyncio.Task[None] | None = None
     try:
         try:
             await bot.initialize()
@@ -141,6 +149,16 @@ async def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
+        # Signed audit checkpoints on their own timer, and once more on a clean stop (docs/key-hierarchy.md).
+        checkpointing = asyncio.create_task(
+            checkpoints.keep_checkpointing(
+                vault,
+                keys_dir=settings.keys_dir,
+                directory=settings.checkpoint_dir,
+                interval=settings.audit_checkpoint_seconds,
+                stop=bot.gate.stopping,
+            )
+        )
         print("dispatch: ready", flush=True)
         while not bot.gate.stopping.is_set():
             round_ = asyncio.create_task(dispatcher.dispatch_due())
@@ -166,6 +184,9 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         # Claims not carried out go back at once, for another process, instead of after the lease.
         await dispatcher.release()
+        if checkpointing is not None:
+            bot.gate.stopping.set()
+            await checkpointing
         with contextlib.suppress(Exception):
             await bot.shutdown()
         await vault.db.dispose()

@@ -93,6 +93,8 @@ def set_csrf_cookie(state: State, response: Response, token: str) -> None:
 
 
 def client_address(request: Request) -> str:
+    """The client's address as the desk sees it: the socket's peer, or, when that peer is one of
+    desk_trusted_proxies, the client it forwarded for (desk.app; see docs/desk.md)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -107,7 +109,9 @@ async def pre_sign_in_token(request: Request, response: Response, state: State) 
 async def create_session(body: SignInIn, request: Request, response: Response, state: State) -> SessionOut:
     if not state.throttle.allow(client_address(request)):
         raise ThrottledError("too many sign-in attempts from here: wait a minute")
-    session = await views.sign_in(state, login=body.login, password=body.password, code=body.code)
+    session = await views.sign_in(
+        state, login=body.login, password=body.password, code=body.code, client=client_address(request)
+    )
     set_session_cookie(state, response, session.token)
     return _session_out(state, session)
 
@@ -163,15 +167,19 @@ def totp_base32(secret: bytes) -> str:
 
 @router.post("/account/totp/confirm", summary="Finish enrolling: type the code the app shows")
 async def totp_confirm(body: TotpConfirmIn, session: AnySession, state: State) -> SessionOut:
-    await confirm_enrolment(state, session, body.code)
+    await confirm_enrolment(state, session, body.code, body.enrolment_code)
     return _session_out(state, session)
 
 
-async def confirm_enrolment(state: State, session: DeskSession, code: str) -> None:
+async def confirm_enrolment(state: State, session: DeskSession, code: str, enrolment_code: str) -> None:
     if session.pending_totp is None:
         raise InputError("start enrolment first")
     await desk_accounts.enrol_totp(
-        state.vault, officer_id=session.officer_id, secret=session.pending_totp, code=code
+        state.vault,
+        officer_id=session.officer_id,
+        secret=session.pending_totp,
+        code=code,
+        enrolment_code=enrolment_code,
     )
     session.pending_totp = None
     session.totp_enrolled = True

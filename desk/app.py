@@ -3,6 +3,10 @@ document at /api/openapi.json) and static files, over one vault."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -11,15 +15,59 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from candour.settings import Settings
 from desk import api, errors, oversight, pages
 from desk.deps import DeskState
-from desk.security import CookieNames, SecurityHeaders
+from desk.security import CookieNames, SecurityHeaders, TrustedHosts
 from desk.sessions import LoginThrottle, SessionStore
+from storage import desk_accounts
+from storage.errors import VaultError
 from storage.vault import Vault
 
 HERE = Path(__file__).resolve().parent
+# How often stale sign-in attempt rows are purged (seconds of real time), beside the session sweep.
+PURGE_EVERY = 600.0
+log = logging.getLogger(__name__)
+
+
+async def end_reset_sessions(state: DeskState) -> int:
+    """End every live session whose officer's epoch moved on (password or second-factor reset, sessions
+    ended) or who was deactivated; how many. One query for all the sessions' officers.
+
+    Why on the timer too: a session ended by a reset must not keep its unlocked key in memory until it
+    makes a request or times out; the CLI that resets runs in another process and cannot reach it.
+    """
+    live = state.sessions.live()
+    if not live:
+        return 0
+    epochs = await desk_accounts.current_epochs(state.vault, officer_ids={s.officer_id for s in live})
+    return state.sessions.drop_ended(live, epochs)
+
+
+async def sweep_forever(state: DeskState) -> None:
+    """Drop expired and reset sessions (and their unlocked keys) every few seconds, and purge stale
+    attempt rows.
+
+    Why a timer: an idle desk gets no request that would sweep, and an unlocked key must not wait in
+    memory for the next sign-in to be dropped.
+    """
+    last_purge = 0.0
+    while True:
+        await asyncio.sleep(state.settings.desk_session_sweep_seconds)
+        state.sessions.sweep()
+        try:
+            await end_reset_sessions(state)
+        except VaultError as exc:
+            # The database may be away for a moment; requests still check epochs, the next sweep retries.
+            log.warning("desk could not check session epochs: %s", type(exc).__name__)
+        if time.monotonic() - last_purge >= PURGE_EVERY:
+            last_purge = time.monotonic()
+            try:
+                await desk_accounts.purge_attempts(state.vault, rule=state.lockout)
+            except VaultError as exc:
+                log.warning("desk could not purge sign-in attempts: %s", type(exc).__name__)
 
 
 def build_app(vault: Vault, settings: Settings) -> FastAPI:
@@ -41,9 +89,14 @@ def build_app(vault: Vault, settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(sweep_forever(state))
+        await desk_accounts.prepare(vault)
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             # Unlocked keys leave with the process's sessions, not a moment later.
             state.sessions.clear()
 
@@ -58,7 +111,14 @@ def build_app(vault: Vault, settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.desk = state
+    # Added first, so it runs inside SecurityHeaders: a refused Host still gets the security headers.
+    app.add_middleware(TrustedHosts, allowed=settings.desk_allowed_hosts)
     app.add_middleware(SecurityHeaders)
+    if settings.desk_proxy_addresses:
+        # Added last, so it runs first: every part of the desk sees the client, not the proxy.
+        # Threat: a forged X-Forwarded-For. uvicorn's middleware believes the header only from a listed
+        # proxy, and takes the right-most address no listed proxy added (the left ones the client wrote).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.desk_proxy_addresses))
     errors.install(app)
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from candour.settings import Settings
 from desk.security import UNSAFE_METHODS, CookieNames, submitted_token, tokens_match
 from desk.sessions import DeskSession, LoginThrottle, SessionStore
+from storage import desk_accounts
 from storage.casework import CASEWORK_ROLES, QUEUE_LEAD
 from storage.desk_accounts import LockoutRule
 from storage.officers import UnlockedOfficer
@@ -39,6 +40,7 @@ class DeskState:
         return LockoutRule(
             threshold=self.settings.desk_lockout_threshold,
             duration=timedelta(seconds=self.settings.desk_lockout_seconds),
+            base=timedelta(seconds=self.settings.desk_backoff_base_seconds),
         )
 
     @property
@@ -91,13 +93,26 @@ async def check_csrf(request: Request, state: State) -> None:
         raise CsrfRefused()
 
 
-def optional_session(request: Request, state: State) -> DeskSession | None:
-    return state.sessions.get(request.cookies.get(state.cookies.session))
+async def optional_session(request: Request, state: State) -> DeskSession | None:
+    """The caller's live session, or None; one begun before a reset or deactivation ends here.
+
+    Why a database read on every request: a password reset, a second-factor reset or a deactivation
+    must end a stolen or forgotten session at once, not at its absolute timeout (the epoch is one
+    primary-key lookup).
+    """
+    session = state.sessions.get(request.cookies.get(state.cookies.session))
+    if session is None:
+        return None
+    epoch = await desk_accounts.current_epoch(state.vault, officer_id=session.officer_id)
+    if epoch != session.epoch:
+        state.sessions.drop(session.token)
+        return None
+    return session
 
 
-def any_session(request: Request, state: State) -> DeskSession:
+async def any_session(request: Request, state: State) -> DeskSession:
     """The caller's live session, whatever its second-factor state."""
-    session = optional_session(request, state)
+    session = await optional_session(request, state)
     if session is None:
         raise SignInRequired()
     return session

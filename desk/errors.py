@@ -11,8 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from desk.deps import CsrfRefused, EnrolmentRequired, Forbidden, SignInRequired, UnlockRequired
-from storage.desk_accounts import LockedOutError, SignInRefusedError
+from storage.desk_accounts import SignInRefusedError
 from storage.errors import (
+    CannotWorkError,
     ConflictOfInterestError,
     DatabaseUnavailableError,
     DecryptionError,
@@ -28,15 +29,41 @@ from storage.errors import (
 
 log = logging.getLogger(__name__)
 
+# One answer for "no such case" and "not yours", on every case route of the API and the pages.
+CASE_NOT_FOUND = "no case with that reference that you can open"
+# On a case route, these not-found messages are about something else (who or where), not the case.
+_NOT_ABOUT_THE_CASE = ("no officer ", "no queue ", "no unit ")
+
+
+def _is_case_route(request: Request) -> bool:
+    return request.url.path.startswith(("/cases/", "/api/cases/"))
+
+
+def case_refusal(request: Request, exc: Exception) -> bool:
+    """Whether this error would tell a missing case from one the officer may not open.
+
+    Threat: a different text, status or shape for "does not exist" and "not yours" lets anyone signed in
+    enumerate references. Every NotEntitledError, and every NotFoundError on a case route that is not
+    about an officer, queue or unit, gets CASE_NOT_FOUND with status 404. Not a CannotWorkError: that is
+    about another officer (an assignee), told to a caller who has just opened the case (409).
+    """
+    if isinstance(exc, NotEntitledError):
+        return True
+    if not (isinstance(exc, NotFoundError) and _is_case_route(request)):
+        return False
+    message = str(exc)
+    return not message.startswith(_NOT_ABOUT_THE_CASE) and " has no file " not in message
+
+
 # Most specific first: the first class an error is an instance of gives its status.
 STATUS: tuple[tuple[type[Exception], int], ...] = (
     (SignInRefusedError, 401),
     (InvalidPassphraseError, 401),
-    (LockedOutError, 429),
     (ThrottledError, 429),
     (NotPermittedError, 403),
     (NotEntitledError, 404),
     (NotFoundError, 404),
+    (CannotWorkError, 409),
     (ConflictOfInterestError, 409),
     (InvalidTransitionError, 409),
     (InputError, 400),
@@ -96,9 +123,9 @@ def install(app: FastAPI) -> None:
             # Why the type only: a driver's message can carry the database URL.
             log.warning("desk request failed: %s", type(exc).__name__)
         message = str(exc)
-        if isinstance(exc, NotEntitledError):
+        if case_refusal(request, exc):
             # Same words as an unknown reference, so a refusal does not confirm that a case exists.
-            message = "no case with that reference that you can open"
+            status, message = 404, CASE_NOT_FOUND
         return _respond(request, status, message)
 
     async def invalid_form(request: Request, exc: Exception) -> Response:

@@ -51,7 +51,10 @@ class _WithoutContent(logging.Filter):
     case content: the record keeps its level and loses its words."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = "fpdf2 %s while drawing a case export (details withheld)", (record.levelname,)
+        record.msg, record.args = (
+            "fpdf2 %s while drawing a case export (details withheld)",
+            (record.levelname,),
+        )
         return True
 
 
@@ -287,6 +290,9 @@ def pdf(export: CaseExport) -> bytes:
             size=9,
             gap=0,
         )
+        if f.listing.caption:
+            # What the reporter wrote with the file belongs beside it, as in the bundle's manifest.
+            document.para(f"Caption: {f.listing.caption}", size=9, gap=0)
         document.set_font("courier", "", 8)
         document.multi_cell(0, 4, f"SHA-256 {f.sha256}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         document.ln(1.5)

@@ -1,8 +1,10 @@
-"""Oversight in the desk: the auditor's view of the audit log with its chain verified on screen, and the
-dashboard of clear-metadata statistics with small numbers suppressed. Pages and JSON API side by side."""
+"""Oversight in the desk: the auditor's view of the audit log with its chain verified on screen against
+the newest signed checkpoint, and the dashboard of clear-metadata statistics with small numbers
+suppressed. Pages and JSON API side by side."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,7 +13,7 @@ from fastapi.responses import Response
 from desk.api import ERRORS
 from desk.deps import Auditor, DashboardViewer, State, check_csrf
 from desk.pages import render
-from desk.schemas import AuditPageOut, AuditRowOut, CellOut, ChainOut, DashboardOut, RateOut
+from desk.schemas import AuditPageOut, AuditRowOut, CellOut, ChainOut, CheckpointOut, DashboardOut, RateOut
 from storage import audit_view, dashboard
 
 api_router = APIRouter(prefix="/api", dependencies=[Depends(check_csrf)], responses=ERRORS)
@@ -34,13 +36,23 @@ async def _audit_page(
 
 
 async def _chain(state: State) -> ChainOut:
-    report = await audit_view.verify(state.vault)
+    """The chain checked against the newest signed checkpoints, and which ones (the desk only reads
+    them: the checkpoint timer and `candour audit verify` write them)."""
+    result = await audit_view.verify(
+        state.vault, keys_dir=state.settings.keys_dir, checkpoint_dir=state.settings.checkpoint_dir
+    )
+    report = result.chain
     return ChainOut(
-        ok=report.ok,
+        ok=result.ok,
         entries=report.entries,
         head_hash=report.head_hash,
         first_broken=report.first_broken,
         reason=report.reason,
+        checked_against=[
+            CheckpointOut(source=Path(a.source).name, checkpoint=a.n, entry=a.seq, hour=a.at, key=a.key)
+            for a in result.against
+        ],
+        checkpoint_problem=result.problem,
     )
 
 
@@ -76,7 +88,9 @@ async def audit_entries(
 
 
 @api_router.get(
-    "/audit/verify", summary="Check the whole hash chain, as `candour audit verify` does (auditors)"
+    "/audit/verify",
+    summary="Check the whole hash chain against the newest signed checkpoints, as `candour audit verify` "
+    "does (auditors)",
 )
 async def audit_verify(_auditor: Auditor, state: State) -> ChainOut:
     return await _chain(state)

@@ -45,7 +45,11 @@ from storage.errors import ThrottledError
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
 Text = Annotated[str, Form(max_length=100_000)]
 # How the follow-up dispatcher's flags read on screen (others show as stored).
-FLAG_LABELS = {"retaliation": "retaliation reported", "escalated": "escalated", "checkin-answer": "check-in answer"}
+FLAG_LABELS = {
+    "retaliation": "retaliation reported",
+    "escalated": "escalated",
+    "checkin-answer": "check-in answer",
+}
 
 
 def render(
@@ -106,7 +110,9 @@ async def login(
 ) -> Response:
     if not state.throttle.allow(client_address(request)):
         raise ThrottledError("too many sign-in attempts from here: wait a minute")
-    session = await views.sign_in(state, login=login, password=password, code=code or None)
+    session = await views.sign_in(
+        state, login=login, password=password, code=code or None, client=client_address(request)
+    )
     if state.settings.desk_require_totp and not session.totp_enrolled:
         target = "/account/totp"
     elif session.has_role(*CASEWORK_ROLES):
@@ -155,9 +161,12 @@ async def totp_qr(session: AnySession) -> Response:
 
 @router.post("/account/totp")
 async def totp_confirm(
-    session: AnySession, state: State, code: Annotated[str, Form(max_length=16)]
+    session: AnySession,
+    state: State,
+    code: Annotated[str, Form(max_length=16)],
+    enrolment_code: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    await confirm_enrolment(state, session, code)
+    await confirm_enrolment(state, session, code, enrolment_code)
     return back_to("/", session, "Second factor enrolled.")
 
 

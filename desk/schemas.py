@@ -47,6 +47,9 @@ class TotpBeginOut(BaseModel):
 
 class TotpConfirmIn(BaseModel):
     code: str = Field(max_length=16)
+    enrolment_code: str = Field(
+        default="", max_length=64, description="The one-time code an operator handed over (first enrolment)"
+    )
 
 
 class LinkCodeOut(BaseModel):
@@ -89,6 +92,8 @@ class FileOut(BaseModel):
     sha256: str
     metadata_kept: bool
     href: str
+    # What the reporter wrote with the file (sealed in its header; "" if nothing).
+    caption: str = ""
 
 
 class TimelineOut(BaseModel):
@@ -120,6 +125,11 @@ class CaseOut(BaseModel):
     timeline: list[TimelineOut]
     pending_escalations: list[str] = Field(
         description="Queues the case was escalated to whose members cannot open it yet: grant them"
+    )
+    left_out: list[str] = Field(
+        default_factory=list,
+        description="For a queue lead: officers of the directory the report names (certainly or likely), "
+        "left out of the case's key holders, each with why",
     )
 
 
@@ -175,12 +185,24 @@ class AuditPageOut(BaseModel):
     next_before: int | None = Field(description="Pass as `before` for the next, older page")
 
 
+class CheckpointOut(BaseModel):
+    """A signed audit checkpoint the chain was checked against (storage/checkpoints.py)."""
+
+    source: str = Field(description="The checkpoint file's name")
+    checkpoint: int
+    entry: int = Field(description="The entry whose hash the checkpoint signed")
+    hour: datetime = Field(description="When it was signed, to the hour")
+    key: str = Field(description="Fingerprint of the audit signing key")
+
+
 class ChainOut(BaseModel):
     ok: bool
     entries: int
     head_hash: str
     first_broken: int | None
     reason: str
+    checked_against: list[CheckpointOut] = Field(default_factory=list)
+    checkpoint_problem: str = Field(default="", description="A checkpoint file that is damaged or forged")
 
 
 class CellOut(BaseModel):

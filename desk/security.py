@@ -3,8 +3,9 @@ check every state-changing request passes.
 
 Threats: another site driving a signed-in officer's browser (CSRF; SameSite=Strict cookies, and a token
 that a cross-site page cannot read), script injected through case content (a CSP that allows no inline
-script and no other origin; Jinja2 escapes everything), framing (frame-ancestors 'none'), and leaking a
-case reference in a Referer header (no-referrer).
+script and no other origin; Jinja2 escapes everything), framing (frame-ancestors 'none'), leaking a
+case reference in a Referer header (no-referrer), and DNS rebinding or Host-header poisoning (only the
+trusted hosts from the settings are answered).
 """
 
 from __future__ import annotations
@@ -58,6 +59,56 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def host_of(header: str) -> str:
+    """The host part of a Host header, lower-cased, without port or IPv6 brackets."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    """Whether `host` is one of `allowed` (an entry `*.example.org` allows its subdomains)."""
+    return any(
+        host == entry or (entry.startswith("*.") and host.endswith(entry[1:]) and host != entry[2:])
+        for entry in allowed
+    )
+
+
+class TrustedHosts:
+    """Pure ASGI middleware refusing (400) any HTTP request whose Host header names no trusted host.
+
+    Threat: a page on another site whose name an attacker re-points at the desk's address (DNS rebinding)
+    would make the browser treat the desk as that site; links built from a forged Host would point away.
+    """
+
+    def __init__(self, app: ASGIApp, *, allowed: tuple[str, ...]) -> None:
+        self.app = app
+        self.allowed = tuple(entry.lower() for entry in allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        host = host_of(headers.get(b"host", b"").decode("latin-1"))
+        if host and host_allowed(host, self.allowed):
+            await self.app(scope, receive, send)
+            return
+        body = b"unknown host: this desk answers only the host names it is configured for"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 400,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 class CookieNames:

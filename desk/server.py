@@ -25,7 +25,18 @@ class _EmbeddedServer(uvicorn.Server):
 async def serve(app: FastAPI, *, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve `app` on host:port until `stop` is set; DeskNotServedError if it cannot listen."""
     # Why no access log: request lines carry case references, which are not for a shared log.
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    # Why no proxy_headers: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 (or from
+    # FORWARDED_ALLOW_IPS), so any local client could pick the address sign-in back-off counts; the desk
+    # believes it only from its own desk_trusted_proxies setting (desk.app).
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,
+    )
     server = _EmbeddedServer(config)
 
     async def run() -> None:

@@ -4,7 +4,11 @@ unlock it, their private key.
 Threat: a session left open on an unattended screen, or a stolen session cookie. Why memory: the
 officer's private key must never reach the database or a file; restarting the desk ends every session.
 Idle and absolute timeouts are measured with the vault's clock, so tests move time instead of sleeping.
-When a session ends (logout, timeout, shutdown) the reference to the unlocked key is dropped. Python
+Expired sessions are swept on every lookup and on a timer (desk.app), so an unlocked key does not outlive
+its session waiting for the next sign-in. Each session carries the officer's session epoch from the
+database; a reset or deactivation bumps it, and the desk ends older sessions at their next request and,
+without one, at the timer's next sweep (desk.app.end_reset_sessions).
+When a session ends (logout, timeout, reset, shutdown) the reference to the unlocked key is dropped. Python
 cannot promise to wipe the bytes, so the key lingers in freed memory until it is reused (see
 docs/desk.md).
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -38,6 +43,7 @@ class DeskSession:
     created_at: datetime
     last_seen: datetime
     totp_enrolled: bool
+    epoch: int = 0
     pending_totp: bytes | None = field(default=None, repr=False)
     unlocked: UnlockedOfficer | None = field(default=None, repr=False)
     unlock_failures: int = 0
@@ -75,22 +81,20 @@ class SessionStore:
             created_at=now,
             last_seen=now,
             totp_enrolled=signed.totp_enrolled,
+            epoch=signed.epoch,
         )
         self._sessions[_key(session.token)] = session
         return session
 
     def get(self, token: str | None) -> DeskSession | None:
         """The live session for a token, its idle timer restarted; None if unknown or expired."""
+        self.sweep()
         if not token:
             return None
         session = self._sessions.get(_key(token))
         if session is None:
             return None
-        now = self._clock.now()
-        if self._expired(session, now):
-            self.drop(token)
-            return None
-        session.last_seen = now
+        session.last_seen = self._clock.now()
         return session
 
     def _expired(self, session: DeskSession, now: datetime) -> bool:
@@ -108,11 +112,32 @@ class SessionStore:
         for session in [s for s in self._sessions.values() if s.officer_id == officer_id]:
             self.drop(session.token)
 
-    def sweep(self) -> None:
-        """End every expired session."""
+    def sweep(self) -> int:
+        """End every expired session; how many."""
         now = self._clock.now()
-        for session in [s for s in self._sessions.values() if self._expired(s, now)]:
+        expired = [s for s in self._sessions.values() if self._expired(s, now)]
+        for session in expired:
             self.drop(session.token)
+        return len(expired)
+
+    def live(self) -> list[DeskSession]:
+        """The sessions open now (to check their officers' epochs)."""
+        return list(self._sessions.values())
+
+    def drop_ended(self, sessions: list[DeskSession], epochs: Mapping[int, int]) -> int:
+        """End those of `sessions` whose officer's epoch moved on, or who is missing from `epochs`
+        (deactivated or gone); how many.
+
+        Why only sessions taken before the epochs were read: a session opened since then may carry a
+        newer epoch than the one read, and must not be ended for it.
+        """
+        ended = 0
+        for session in sessions:
+            still_open = self._sessions.get(_key(session.token)) is session
+            if still_open and epochs.get(session.officer_id) != session.epoch:
+                self.drop(session.token)
+                ended += 1
+        return ended
 
     def clear(self) -> None:
         """End every session (the desk is shutting down)."""

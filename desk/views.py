@@ -42,10 +42,17 @@ INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"}
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 
 
-async def sign_in(state: DeskState, *, login: str, password: str, code: str | None) -> DeskSession:
-    """Check the credentials and open a session (the caller sets the cookie)."""
+async def sign_in(
+    state: DeskState, *, login: str, password: str, code: str | None, client: str
+) -> DeskSession:
+    """Check the credentials from `client` (its address) and open a session (the caller sets the cookie)."""
     signed = await desk_accounts.sign_in(
-        state.vault, login=login.strip().lower(), password=password, code=code or None, rule=state.lockout
+        state.vault,
+        login=login.strip().lower(),
+        password=password,
+        code=code or None,
+        rule=state.lockout,
+        client=client,
     )
     return state.sessions.create(signed)
 
@@ -138,6 +145,7 @@ async def _opened_document(
             sha256=str(item.meta.get("sha256") or ""),
             metadata_kept=bool(item.meta.get("metadata_kept")),
             href=file_href(opened.reference, item.id, api=api),
+            caption=str(item.meta.get("caption") or ""),
         )
         for item in opened.items
         if item.kind == cases.EVIDENCE
@@ -177,8 +185,21 @@ async def _opened_document(
         pending_escalations=list(
             await casework.pending_escalations(state.vault, officer=officer, reference=opened.reference)
         ),
+        left_out=_left_out(opened, officer),
     )
     return document, opened
+
+
+def _left_out(opened: casework.OpenedCase, officer: UnlockedOfficer) -> list[str]:
+    """Who the report's named people left out of the key holders, and why: for queue leads only (it came
+    sealed in the case's subjects record; the reporter never sees it)."""
+    subjects = opened.first(cases.SUBJECTS)
+    if subjects is None or casework.QUEUE_LEAD not in officer.roles:
+        return []
+    return [
+        f"{entry.get('login') or entry.get('officer_id')} ({entry.get('reason') or 'named'})"
+        for entry in subjects.meta.get("left_out") or []
+    ]
 
 
 def _item_text(item: casework.OpenedItem) -> str | None:

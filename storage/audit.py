@@ -3,7 +3,8 @@
 Threat: an insider with database access rewrites or deletes entries to hide what they read or did.
 Why a hash chain: each entry's hash covers its content and the previous hash, so an edit, a deletion
 or an insertion breaks every later link and `candour audit verify` names the first broken entry.
-(Truncating the tail is detected by comparing the head hash with one exported earlier; see the runbook.)
+A chain alone cannot tell a history rebuilt from some entry on, or a cut-off tail: signed checkpoints
+kept outside the database (storage/checkpoints.py) anchor it, and `verify` takes them as anchors.
 Entries never carry report content or anything that identifies a reporter.
 """
 
@@ -14,7 +15,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -136,6 +137,19 @@ _HEAD = Query(
 )
 
 
+class Anchors(Protocol):
+    """Hashes that entries must still have, as recorded outside the database by signed checkpoints
+    (storage/checkpoints.py)."""
+
+    def mismatch(self, seq: int, entry_hash: str) -> str | None:
+        """The name of a record that gave entry `seq` another hash, or None."""
+        ...
+
+    def furthest(self) -> tuple[int, str] | None:
+        """The highest entry a record covers, and the record's name."""
+        ...
+
+
 @dataclass(frozen=True)
 class ChainReport:
     """The result of checking the chain: how many entries, and the first broken one if any."""
@@ -150,9 +164,29 @@ class ChainReport:
         return self.first_broken is None
 
 
-async def verify(session: AsyncSession, *, batch: int = 5000) -> ChainReport:
-    """Walk the whole chain in order and report the first entry whose link or hash does not hold."""
-    expected_seq, prev, count, last_seq = 1, GENESIS, 0, 0
+async def verify(
+    session: AsyncSession,
+    *,
+    batch: int = 5000,
+    anchors: Anchors | None = None,
+    start: tuple[int, str] | None = None,
+) -> ChainReport:
+    """Walk the chain in order and report the first entry whose link or hash does not hold, or that no
+    longer has the hash an anchor recorded, or that is missing although an anchor covers it.
+
+    `start` (a sequence number and the hash a signed checkpoint gave it) checks only from there on: the
+    entry at that number must still have that hash, and every later one must chain onto it.
+    """
+    expected_seq, prev, count = 1, GENESIS, 0
+    if start is not None:
+        start_seq, start_hash = start
+        found = (await session.exec(select(AuditEntry).where(col(AuditEntry.seq) == start_seq))).first()
+        if found is None:
+            return ChainReport(0, GENESIS, start_seq, "it is missing, but a signed checkpoint covers it")
+        if found.hash != start_hash:
+            return ChainReport(0, GENESIS, start_seq, "its hash is not the one the newest checkpoint signed")
+        expected_seq, prev, count = start_seq + 1, found.hash, start_seq
+    last_seq = expected_seq - 1
     while True:
         rows = (
             await session.exec(
@@ -163,7 +197,7 @@ async def verify(session: AsyncSession, *, batch: int = 5000) -> ChainReport:
             )
         ).all()
         if not rows:
-            return ChainReport(entries=count, head_hash=prev)
+            return _ended(count, prev, anchors)
         for entry in rows:
             if entry.seq != expected_seq:
                 return ChainReport(count, prev, expected_seq, f"entry {expected_seq} is missing")
@@ -180,5 +214,22 @@ async def verify(session: AsyncSession, *, batch: int = 5000) -> ChainReport:
             )
             if recomputed != entry.hash:
                 return ChainReport(count, prev, entry.seq, "its content does not match its hash")
+            record = anchors.mismatch(entry.seq, entry.hash) if anchors is not None else None
+            if record is not None:
+                return ChainReport(count, prev, entry.seq, f"it no longer matches {record}")
             prev, count, expected_seq, last_seq = entry.hash, count + 1, entry.seq + 1, entry.seq
         session.expunge_all()
+
+
+def _ended(count: int, head: str, anchors: Anchors | None) -> ChainReport:
+    """The walk reached the last entry: a log shorter than a checkpoint says was cut off."""
+    furthest = anchors.furthest() if anchors is not None else None
+    if furthest is None or furthest[0] <= count:
+        return ChainReport(entries=count, head_hash=head)
+    seq, record = furthest
+    return ChainReport(
+        count,
+        head,
+        count + 1,
+        f"it is missing: the log ends at entry {count}, but {record} covers up to {seq}",
+    )

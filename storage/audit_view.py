@@ -1,16 +1,18 @@
 """The auditor's view of the audit log: newest entries first, paged by sequence number, filtered by
-action or case reference, and the chain checked the same way `candour audit verify` checks it."""
+action or case reference, and the chain checked the same way `candour audit verify` checks it: against
+the newest signed checkpoint kept outside the database (storage/checkpoints.py)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import col, select
 
-from storage import audit
+from storage import checkpoints
 from storage.errors import InputError
 from storage.models import AuditEntry, Case
 from storage.vault import Vault
@@ -56,7 +58,9 @@ async def page(
         raise InputError("an action is a name such as case.opened")
     if before is not None and before < 1:
         raise InputError("`before` is a sequence number, 1 or more")
-    statement: Any = select(AuditEntry, Case.reference).outerjoin(Case, col(Case.id) == col(AuditEntry.case_id))
+    statement: Any = select(AuditEntry, Case.reference).outerjoin(
+        Case, col(Case.id) == col(AuditEntry.case_id)
+    )
     if before is not None:
         statement = statement.where(col(AuditEntry.seq) < before)
     if action:
@@ -85,7 +89,7 @@ async def page(
     return AuditPage(rows=rows, next_before=rows[-1].seq if more and rows else None)
 
 
-async def verify(vault: Vault) -> audit.ChainReport:
-    """Walk the whole chain (as `candour audit verify` does) and report the first broken entry, if any."""
-    async with vault.db.reading() as session:
-        return await audit.verify(session)
+async def verify(vault: Vault, *, keys_dir: Path, checkpoint_dir: Path) -> checkpoints.Verification:
+    """Walk the whole chain against the newest signed checkpoints (as `candour audit verify` does) and
+    report the first entry that no longer matches, if any, and which checkpoint it was checked against."""
+    return await checkpoints.verify(vault, keys_dir=keys_dir, directory=checkpoint_dir)

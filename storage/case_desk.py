@@ -1,8 +1,10 @@
 """Case operations the desk needs beyond casework: assigning a case, opening one evidence file, and
 recording views and exports in the audit log.
 
-Every function here checks that the officer holds a wrapped key for the case first: an officer who
-cannot open a case can neither assign it nor learn that it exists (the answer is the same "no case").
+Every function here checks first that the officer holds a wrapped key for the case and may work it as
+the directory has them now (active, a casework role, not conflicted out: storage.casework.check_may_work):
+an officer who cannot open a case can neither assign it nor learn that it exists (the answer is the same
+"no case"). An assignee is checked by the same rule, and the assigner, who can open the case, is told why.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import audit, crypto, payloads
 from storage.cases import EVIDENCE
-from storage.casework import CASEWORK_ROLES, QUEUE_LEAD, OpenedItem, case_by_reference
+from storage.casework import (
+    CASEWORK_ROLES,
+    QUEUE_LEAD,
+    OpenedItem,
+    case_by_reference,
+    check_assignee,
+    check_may_work,
+    rematched_conflicts,
+)
 from storage.clock import coarsen
 from storage.errors import NotEntitledError, NotFoundError, NotPermittedError
 from storage.models import Case, CaseAssignment, CaseItem, CaseKey, Officer
@@ -30,8 +40,13 @@ class CaseExtras:
     item_officers: dict[str, str]
 
 
-async def _entitled(session: AsyncSession, officer_id: int, reference: str) -> Case:
-    """The live case, if this officer holds a wrap for it; otherwise the same NotFoundError as no case."""
+async def _entitled(vault: Vault, session: AsyncSession, officer_id: int, reference: str) -> Case:
+    """The live case, if this officer holds a wrap for it and may work it now (`check_may_work`);
+    otherwise the same NotFoundError as no case.
+
+    Threat: a wrap outliving the right to it (deactivated, a role taken away, a late match as a subject)
+    still letting its holder assign the case, read who works it or record an export.
+    """
     try:
         case = await case_by_reference(session, reference)
     except NotFoundError:
@@ -43,6 +58,10 @@ async def _entitled(session: AsyncSession, officer_id: int, reference: str) -> C
     ).first()
     if wrap is None or case.purged_at is not None:
         raise NotFoundError(f"no case {case.reference!r} that you can open")
+    try:
+        await check_may_work(vault, session, officer_id, case)
+    except NotEntitledError:
+        raise NotFoundError(f"no case {case.reference!r} that you can open") from None
     return case
 
 
@@ -52,7 +71,13 @@ async def assign(vault: Vault, *, officer: UnlockedOfficer, reference: str, logi
     officer.require(*CASEWORK_ROLES)
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
-        case = await _entitled(session, officer.id, reference)
+        case = await _entitled(vault, session, officer.id, reference)
+        # Why re-match with the assigner's key: a subject found only now must be neither assigner nor assignee.
+        conflicts = await rematched_conflicts(vault, session, case, officer.private_key)
+        try:
+            await check_may_work(vault, session, officer.id, case, conflicts)
+        except NotEntitledError:
+            raise NotFoundError(f"no case {case.reference!r} that you can open") from None
         current = await session.get(CaseAssignment, case.id)
         if QUEUE_LEAD not in officer.roles:
             taking = login == officer.login
@@ -66,13 +91,7 @@ async def assign(vault: Vault, *, officer: UnlockedOfficer, reference: str, logi
                 await session.delete(current)
         else:
             assignee = await get_by_login(session, login=login)
-            has_wrap = (
-                await session.exec(
-                    select(CaseKey.id).where(CaseKey.case_id == case.id, CaseKey.officer_id == assignee.id)
-                )
-            ).first()
-            if has_wrap is None or not assignee.active:
-                raise NotEntitledError(f"{login} cannot open {case.reference}: grant it to them first")
+            await check_assignee(session, case=case, assignee=assignee, conflicts=conflicts)
             assert assignee.id is not None
             if current is None:
                 session.add(
@@ -97,7 +116,7 @@ async def assign(vault: Vault, *, officer: UnlockedOfficer, reference: str, logi
 async def extras(vault: Vault, *, officer_id: int, reference: str) -> CaseExtras:
     """The assignee and the logins of officers who wrote in the case (clear metadata)."""
     async with vault.db.reading() as session:
-        case = await _entitled(session, officer_id, reference)
+        case = await _entitled(vault, session, officer_id, reference)
         current = await session.get(CaseAssignment, case.id)
         rows = (
             await session.exec(
@@ -118,7 +137,7 @@ async def open_file(vault: Vault, *, officer: UnlockedOfficer, reference: str, i
     """Decrypt one evidence file of a case for an entitled officer; audited as a file opened."""
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
-        case = await _entitled(session, officer.id, reference)
+        case = await _entitled(vault, session, officer.id, reference)
         item = await session.get(CaseItem, item_id)
         if item is None or item.case_id != case.id or item.kind != EVIDENCE:
             raise NotFoundError(f"{case.reference} has no file {item_id!r}")
@@ -163,7 +182,7 @@ async def record_export(vault: Vault, *, officer: UnlockedOfficer, reference: st
     """Audit that an officer took a decrypted copy of a case out of the desk (e.g. `candour desk pull`)."""
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
-        case = await _entitled(session, officer.id, reference)
+        case = await _entitled(vault, session, officer.id, reference)
         await audit.append(
             session,
             at=now,

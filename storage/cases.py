@@ -18,13 +18,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from policies.engine import ReportFacts, route
 from policies.schedule import add_months
 from policies.schema import PolicyDocument
-from storage import audit, crypto, outbox, payloads, policy_store, receipts
+from storage import audit, crypto, drafts, outbox, payloads, policy_store, receipts
+from storage import text as text_rules
 from storage.clock import coarsen
+from storage.conflicts import record_row as conflict_record
 from storage.db import Pending, Query, pipeline_sync, query_sync, write_rows_sync
 from storage.errors import InputError, NoRecipientError, NotFoundError, UnknownReceiptError
 from storage.models import (
     AuditEntry,
     Case,
+    CaseConflict,
     CaseItem,
     CaseKey,
     CaseQueue,
@@ -33,7 +36,7 @@ from storage.models import (
     OutboxEntry,
     Receipt,
 )
-from storage.officers import DirectoryMatch, normalise_name, normalise_staff_number, send_named_in
+from storage.officers import DirectoryMatch, PendingMatches, send_named_in
 from storage.vault import Vault
 
 CONTACT_PURPOSE = "contact"
@@ -72,6 +75,8 @@ class Evidence:
     media_type: str
     content: bytes = field(repr=False)
     metadata_kept: bool = False
+    # What the reporter wrote with the file (a Telegram caption): sealed in its header, beside the name.
+    caption: str = ""
 
     @property
     def sha256(self) -> str:
@@ -85,6 +90,7 @@ class Evidence:
             "sha256": self.sha256,
             "size": len(self.content),
             "metadata_kept": self.metadata_kept,
+            **({"caption": self.caption} if self.caption else {}),
         }
 
 
@@ -116,6 +122,11 @@ class SubmitResult:
     receipt_code: str = field(repr=False)
     queues: tuple[str, ...]
     policy_version: int
+    # True when this submission key had made the case already: nothing new was stored, and the receipt
+    # code (never kept by the vault) is empty; the front door shows it from the finished draft.
+    repeated: bool = False
+    # The version of the chat's draft written in the case's transaction (see drafts.Finish), if any.
+    draft_version: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -149,8 +160,22 @@ def _check_submission(vault: Vault, report: ReportSubmission) -> None:
     limits = vault.limits
     if not report.categories:
         raise InputError("choose at least one category")
-    if not report.narrative.strip():
+    if text_rules.is_blank(report.narrative):
         raise InputError("say what happened")
+    # Why: a value of invisible characters alone looks like an answer but says nothing (blank is "").
+    invisible = [
+        label
+        for label, value in (
+            ("when", report.when),
+            ("where", report.where),
+            ("witnesses", report.witnesses),
+            *(("a named person", v) for p in report.subjects for v in (p.name, p.staff_number)),
+            *(("a named person's description", p.description) for p in report.subjects),
+        )
+        if value and text_rules.is_blank(value)
+    ]
+    if invisible:
+        raise InputError(f"'{invisible[0]}' holds only spaces or invisible characters")
     check_encodable(
         report.narrative,
         report.when,
@@ -158,6 +183,7 @@ def _check_submission(vault: Vault, report: ReportSubmission) -> None:
         report.witnesses,
         *(f"{p.name}{p.staff_number}{p.description}" for p in report.subjects),
         *(e.filename for e in report.evidence),
+        *(e.caption for e in report.evidence),
     )
     for label, value in (
         ("what happened", report.narrative),
@@ -172,8 +198,19 @@ def _check_submission(vault: Vault, report: ReportSubmission) -> None:
     if len(report.evidence) > limits.max_evidence_items:
         raise InputError(f"attach at most {limits.max_evidence_items} files")
     for item in report.evidence:
-        if len(item.content) > limits.max_evidence_bytes:
-            raise InputError(f"a file is larger than {limits.max_evidence_bytes // (1024 * 1024)} MB")
+        _check_evidence(vault, item)
+
+
+def _check_evidence(vault: Vault, item: Evidence) -> None:
+    """Refuse a file the vault must not seal: empty, or over the size limit.
+
+    Why here and not only in the bot: every door (the bot, `candour case submit`, a later addition)
+    reaches the vault; an empty file is no evidence, and sealing one would tell the team a file was given.
+    """
+    if not item.content:
+        raise InputError(f"the file {item.filename!r} is empty (0 bytes): nothing to attach")
+    if len(item.content) > vault.limits.max_evidence_bytes:
+        raise InputError(f"a file is larger than {vault.limits.max_evidence_bytes // (1024 * 1024)} MB")
 
 
 def check_encodable(*texts: str) -> None:
@@ -202,15 +239,16 @@ def _check_known_ids(document: PolicyDocument, report: ReportSubmission) -> None
         raise InputError(f"unknown role: {', '.join(sorted(roles - set(document.subject_roles)))}")
 
 
-def _send_subject_match(session: Session, subjects: tuple[Person, ...]) -> Pending:
-    """Look for officers of the directory named as subjects (by staff number, or by exact full name)."""
-    numbers = {normalise_staff_number(p.staff_number) for p in subjects if p.staff_number.strip()}
-    names = {normalise_name(p.name) for p in subjects if p.name.strip()}
-    return send_named_in(session, names=names, staff_numbers=numbers)
+def _send_subject_match(session: Session, subjects: tuple[Person, ...]) -> PendingMatches:
+    """Look for officers of the directory named as subjects, however the name and number were written."""
+    return send_named_in(session, people=[(p.name, p.staff_number) for p in subjects])
 
 
 def _facts(report: ReportSubmission, matched: list[DirectoryMatch]) -> ReportFacts:
-    units = {p.unit for p in report.subjects if p.unit} | {o.unit_id for o in matched if o.unit_id}
+    # Why only certain matches widen to the unit: an unsure match leaves that officer out, but leaving a
+    # whole unit out (and rerouting) on "D. Smith" would cost more key holders than it protects.
+    units = {p.unit for p in report.subjects if p.unit}
+    units |= {o.unit_id for o in matched if o.unit_id and o.certain}
     roles = {p.role for p in report.subjects if p.role}
     return ReportFacts(
         categories=frozenset(report.categories),
@@ -250,12 +288,17 @@ class Recipient(NamedTuple):
     public_key: bytes
 
 
+# Why the role test: a queue member without a casework role (an auditor or policy admin added to a queue
+# by mistake) must not receive a key that they could open with the database and their passphrase.
 _QUEUE_MEMBERS = Query(
     postgresql="SELECT m.queue_id, o.id, o.unit_id, o.public_key FROM officers o "
-    "JOIN queue_members m ON m.officer_id = o.id WHERE m.queue_id = ANY(%s) AND o.active ORDER BY o.id",
+    "JOIN queue_members m ON m.officer_id = o.id WHERE m.queue_id = ANY(%s) AND o.active "
+    "AND o.roles::jsonb ?| array['standards-officer', 'queue-lead'] ORDER BY o.id",
     sqlite="SELECT m.queue_id, o.id, o.unit_id, o.public_key FROM officers o "
     "JOIN queue_members m ON m.officer_id = o.id "
-    "WHERE m.queue_id IN (SELECT value FROM json_each(?)) AND o.active ORDER BY o.id",
+    "WHERE m.queue_id IN (SELECT value FROM json_each(?)) AND o.active "
+    "AND EXISTS (SELECT 1 FROM json_each(o.roles) r WHERE r.value IN ('standards-officer', 'queue-lead')) "
+    "ORDER BY o.id",
 )
 
 
@@ -366,24 +409,72 @@ def plaintext_items(
             },
             b"",
         ),
-        # Why sealed: who is named as a subject is content; officers re-check it when referring or granting.
-        (SUBJECTS, {"officer_ids": sorted(o.id for o in matched if o.id is not None)}, b""),
+        # Why sealed: who is named as a subject is content; officers re-check it when referring or granting,
+        # and the queue lead sees who was left out and why (`left_out`), the reporter never does.
+        (
+            SUBJECTS,
+            {
+                "officer_ids": sorted(o.id for o in matched if o.id is not None),
+                "left_out": [
+                    {"officer_id": o.id, "login": o.login, "certain": o.certain, "reason": o.reason}
+                    for o in matched
+                ],
+            },
+            b"",
+        ),
     ]
     items.extend((EVIDENCE, evidence.meta(), evidence.content) for evidence in report.evidence)
     return items
 
 
-async def submit(vault: Vault, *, report: ReportSubmission, contact: str | None = None) -> SubmitResult:
-    """Route, seal and persist a report, schedule its follow-up, and audit it, in one transaction."""
+async def submit(
+    vault: Vault,
+    *,
+    report: ReportSubmission,
+    contact: str | None = None,
+    submission_key: str | None = None,
+    draft: drafts.Finish | None = None,
+) -> SubmitResult:
+    """Route, seal and persist a report, schedule its follow-up, and audit it, in one transaction.
+
+    With a `submission_key` (random, carried in the draft) a repeated submit of the same draft returns
+    the case it made (`repeated`), and stores nothing. With `draft`, the chat's draft is finished in the
+    same transaction (see drafts.Finish); DraftConflictError if it changed since it was read.
+    """
     _check_submission(vault, report)
     now = coarsen(vault.clock.now())
+    key = submission_digest(vault, submission_key) if submission_key else None
     return await vault.db.run(
-        lambda session: _submit(vault, session, report=report, contact=contact, now=now)
+        lambda session: _submit(vault, session, report=report, contact=contact, now=now, key=key, draft=draft)
     )
 
 
+def submission_digest(vault: Vault, submission_key: str) -> bytes:
+    """The keyed hash under which a submission key is kept (the key itself lives only in the draft)."""
+    return crypto.keyed_hash(vault.keys.lookup_key, b"submission:" + submission_key.encode("utf-8"))
+
+
+_SUBMITTED = Query(
+    postgresql="SELECT c.id, c.reference, c.policy_version FROM receipts r JOIN cases c ON c.id = r.case_id "
+    "WHERE r.submission_digest = %s",
+    sqlite="SELECT c.id, c.reference, c.policy_version FROM receipts r JOIN cases c ON c.id = r.case_id "
+    "WHERE r.submission_digest = ?",
+)
+_CASE_QUEUES = Query(
+    postgresql="SELECT queue_id FROM case_queues WHERE case_id = %s ORDER BY added_at, queue_id",
+    sqlite="SELECT queue_id FROM case_queues WHERE case_id = ? ORDER BY added_at, queue_id",
+)
+
+
 def _submit(
-    vault: Vault, session: Session, *, report: ReportSubmission, contact: str | None, now: datetime
+    vault: Vault,
+    session: Session,
+    *,
+    report: ReportSubmission,
+    contact: str | None,
+    now: datetime,
+    key: bytes | None = None,
+    draft: drafts.Finish | None = None,
 ) -> SubmitResult:
     receipt_code = receipts.generate()
     normalised = receipts.normalise(receipt_code)
@@ -399,9 +490,24 @@ def _submit(
         named = _send_subject_match(session, report.subjects)
         members = send_queue_members(session, tuple(q.id for q in likely.document.queues)) if likely else None
         audit_head = audit.send_locked_head(session)
+        # Why after the audit lock: every submission holds it to its commit (SQLite's BEGIN IMMEDIATE
+        # likewise), so this read sees a submission of the same draft that another replica committed
+        # meanwhile; the unique index on the digest is the backstop.
+        earlier = query_sync(session, _SUBMITTED, key) if key is not None else None
+    made = earlier.first() if earlier is not None else None
+    if made is not None:
+        queues_made = tuple(row[0] for row in query_sync(session, _CASE_QUEUES, made[0]).rows())
+        return SubmitResult(
+            case_id=made[0],
+            reference=made[1],
+            receipt_code="",
+            queues=queues_made,
+            policy_version=made[2],
+            repeated=True,
+        )
     policy = policy_store.active_from(session, head)
     _check_known_ids(policy.document, report)
-    matched = [DirectoryMatch(*row) for row in named.rows()]
+    matched = named.matches()
     facts = _facts(report, matched)
     decision = route(policy.document, facts)
     excluded = {o.id for o in matched}
@@ -463,12 +569,20 @@ def _submit(
         (CaseQueue, [{"case_id": case_id, "queue_id": q, "via": "routed", "added_at": now} for q in queues]),
         (CaseItem, items),
         (CaseKey, _key_rows(case_id, pair.private, recipient_keys, now)),
-        (Receipt, [{"digest": vault.keys.receipt_digest(normalised), "case_id": case_id}]),
+        (
+            Receipt,
+            [{"digest": vault.keys.receipt_digest(normalised), "case_id": case_id, "submission_digest": key}],
+        ),
         (OutboxEntry, followup),
     ]
     if contact is not None:
         key_id, sealed = vault.keys.relay.seal(contact.encode(), purpose=CONTACT_PURPOSE, context=case_id)
         rows.append((ContactHandle, [{"case_id": case_id, "key_id": key_id, "sealed": sealed}]))
+    # Who may not learn of the case (named officers, certain or unsure), sealed: see storage.conflicts.
+    record = conflict_record(
+        vault.keys.relay, case_id=case_id, officer_ids=excluded, units=facts.subject_units
+    )
+    rows.append((CaseConflict, [record]))
     entry = audit.entry_after(
         audit_head,
         at=now,
@@ -485,6 +599,8 @@ def _submit(
         },
     )
     rows.append((AuditEntry, [entry]))
+    # Why first: a draft changed meanwhile fails the submission before anything is written.
+    draft_version = drafts.finish_sync(vault, session, draft, receipt_code=receipt_code) if draft else None
     write_rows_sync(session, rows)
     return SubmitResult(
         case_id=case_id,
@@ -492,6 +608,7 @@ def _submit(
         receipt_code=receipt_code,
         queues=tuple(queues),
         policy_version=policy.version,
+        draft_version=draft_version,
     )
 
 
@@ -640,27 +757,43 @@ async def add_from_reporter(
     text: str = "",
     evidence: Evidence | None = None,
     detail: dict[str, Any] | None = None,
+    source: str | None = None,
 ) -> str:
-    """Seal a reporter's later message, evidence or check-in answer into the case; returns the item id."""
+    """Seal a reporter's later message, evidence or check-in answer into the case; returns the item id.
+
+    `source` names the message the addition came from (stable across redeliveries, e.g. chat and message
+    id): an addition from a source already stored returns that item and stores nothing. Threat: a message
+    handled twice (redelivered after a crash, or by two replicas) becoming two items. Why a keyed hash
+    bound to the case: the stored digest neither reveals nor, without the lookup key, confirms the chat.
+    """
     if kind not in REPORTER_KINDS:
         raise InputError(f"a reporter cannot add an item of kind {kind!r}")
     if len(text) > vault.limits.max_text_chars:
         raise InputError(f"the message is longer than {vault.limits.max_text_chars} characters")
-    check_encodable(text, evidence.filename if evidence else "")
+    check_encodable(text, evidence.filename if evidence else "", evidence.caption if evidence else "")
     if kind == EVIDENCE:
         if evidence is None:
             raise InputError("no file was given")
-        if len(evidence.content) > vault.limits.max_evidence_bytes:
-            raise InputError(f"a file is larger than {vault.limits.max_evidence_bytes // (1024 * 1024)} MB")
+        _check_evidence(vault, evidence)
         meta: dict[str, Any] = evidence.meta()
         body = evidence.content
     else:
-        if not text.strip():
+        if text_rules.is_blank(text):
             raise InputError("the message is empty")
         meta, body = {**(detail or {}), "text": text}, b""
     now = coarsen(vault.clock.now())
+    digest = source_digest(vault, case_id=case_id, source=source) if source is not None else None
     async with vault.db.transaction() as session:
         case = await live_case(session, case_id, for_update=True)
+        if digest is not None:
+            # After the case's row lock (PostgreSQL; SQLite serialises writers), so a concurrent twin waits.
+            stored = (
+                await session.exec(
+                    select(CaseItem.id).where(CaseItem.case_id == case_id, CaseItem.source_digest == digest)
+                )
+            ).first()
+            if stored is not None:
+                return stored
         item = seal_new_item(
             session,
             case=case,
@@ -671,6 +804,7 @@ async def add_from_reporter(
             seq=await next_seq(session, case_id),
             at=now,
         )
+        item.source_digest = digest
         case.updated_at = now
         session.add(case)
         await audit.append(
@@ -682,6 +816,11 @@ async def add_from_reporter(
             detail={"item": item.id, "kind": kind},
         )
         return item.id
+
+
+def source_digest(vault: Vault, *, case_id: str, source: str) -> bytes:
+    """The keyed hash kept with a reporter's addition instead of where it came from."""
+    return crypto.keyed_hash(vault.keys.lookup_key, f"addition:{case_id}:{source}".encode())
 
 
 async def open_contact(vault: Vault, *, case_id: str) -> str | None:

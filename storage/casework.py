@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from policies.engine import queue_conflicts
 from storage import audit, crypto, outbox, payloads, policy_store
+from storage import conflicts as conflict_rule
 from storage.cases import (
     NOTE,
     OFFICER_MESSAGE,
@@ -28,15 +29,19 @@ from storage.cases import (
     seal_new_item,
 )
 from storage.clock import coarsen
+from storage.conflicts import CASEWORK_ROLES, QUEUE_LEAD, Conflicts
 from storage.errors import (
+    CannotWorkError,
     ConflictOfInterestError,
     InputError,
     InvalidTransitionError,
     NotEntitledError,
     NotFoundError,
+    NotPermittedError,
 )
 from storage.models import (
     Case,
+    CaseConflict,
     CaseItem,
     CaseKey,
     CaseQueue,
@@ -49,10 +54,9 @@ from storage.models import (
 from storage.officers import (
     UnlockedOfficer,
     add_membership,
+    check_may_join_queue,
     get_by_login,
     named_in,
-    normalise_name,
-    normalise_staff_number,
 )
 from storage.vault import Vault
 
@@ -64,9 +68,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "closed": ("investigating",),
 }
 OPEN_STATUSES = ("received", "acknowledged", "investigating")
-QUEUE_LEAD = "queue-lead"
-# Who may act on a case they can open; widening access to others is the queue lead's.
-CASEWORK_ROLES = ("standards-officer", QUEUE_LEAD)
+# CASEWORK_ROLES (who may act on a case they can open) and QUEUE_LEAD (who may widen access to others)
+# live with the conflict rule in storage.conflicts; the front doors import them from here too.
 
 # What the reporter is told on each change, in discreet words (the bot's catalogue may override them).
 REPORTER_NOTICES = {
@@ -156,8 +159,15 @@ def _open_items(case: Case, case_key: bytes, items: list[CaseItem]) -> tuple[Ope
 
 
 async def open_case(vault: Vault, *, officer: UnlockedOfficer, reference: str) -> OpenedCase:
-    """Decrypt a whole case for an entitled officer; the view is audited."""
-    return await _open(vault, private_key=officer.private_key, reference=reference, actor=officer.actor)
+    """Decrypt a whole case for an officer who may work it (see `check_may_work`); the view is audited."""
+    officer.require(*CASEWORK_ROLES)
+    return await _open(
+        vault,
+        private_key=officer.private_key,
+        reference=reference,
+        actor=officer.actor,
+        officer_id=officer.id,
+    )
 
 
 async def open_case_with_recovery(vault: Vault, *, recovery_private_key: bytes, reference: str) -> OpenedCase:
@@ -165,12 +175,35 @@ async def open_case_with_recovery(vault: Vault, *, recovery_private_key: bytes, 
     return await _open(vault, private_key=recovery_private_key, reference=reference, actor="recovery-key")
 
 
-async def _open(vault: Vault, *, private_key: bytes, reference: str, actor: str) -> OpenedCase:
+async def check_may_work(
+    vault: Vault, session: AsyncSession, officer_id: int, case: Case, conflicts: Conflicts | None = None
+) -> None:
+    """NotEntitledError (the same words as holding no key) unless the officer, as the directory has them
+    now, is active, holds a casework role and is not conflicted out of the case.
+
+    Threat: a wrap made before a role was taken away, an officer deactivated, or a late match found, still
+    opening the case. Why the directory and not the session: roles and `active` may change after unlock.
+    """
+    row = await session.get(Officer, officer_id)
+    if conflicts is None:
+        conflicts = await conflict_rule.recorded(session, vault.keys.relay, case)
+    if row is None or not conflict_rule.may_work(row, conflicts):
+        raise NotEntitledError(f"you are not entitled to open case {case.reference}")
+
+
+async def _open(
+    vault: Vault, *, private_key: bytes, reference: str, actor: str, officer_id: int | None = None
+) -> OpenedCase:
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         case = await case_by_reference(session, reference)
         case = await live_case(session, case.id)
         case_key = await _case_key_for(session, case, private_key)
+        if officer_id is not None:
+            # Why re-check conflicts at every opening: a late match found now stops notices at once.
+            await check_may_work(
+                vault, session, officer_id, case, await _conflicts(vault, session, case, case_key)
+            )
         items = list(
             (
                 await session.exec(
@@ -211,12 +244,14 @@ async def _open(vault: Vault, *, private_key: bytes, reference: str, actor: str)
 
 
 async def _entitled_case(
-    session: AsyncSession, officer: UnlockedOfficer, reference: str
+    vault: Vault, session: AsyncSession, officer: UnlockedOfficer, reference: str
 ) -> tuple[Case, bytes]:
     # Why lock: writers number new items max+1; on PostgreSQL two at once would take the same number.
     case = await case_by_reference(session, reference, for_update=True)
     case = await live_case(session, case.id)
-    return case, await _case_key_for(session, case, officer.private_key)
+    case_key = await _case_key_for(session, case, officer.private_key)
+    await check_may_work(vault, session, officer.id, case)
+    return case, case_key
 
 
 def _seal_for_reporter(case: Case, item: CaseItem, meta: dict[str, Any]) -> None:
@@ -235,7 +270,7 @@ async def message_reporter(vault: Vault, *, officer: UnlockedOfficer, reference:
     _check_text(vault, text)
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
-        case, _key = await _entitled_case(session, officer, reference)
+        case, _key = await _entitled_case(vault, session, officer, reference)
         item = await _officer_item(
             session, case, officer, OFFICER_MESSAGE, {"text": text}, now, for_reporter=True
         )
@@ -259,7 +294,7 @@ async def add_note(vault: Vault, *, officer: UnlockedOfficer, reference: str, te
     _check_text(vault, text)
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
-        case, _key = await _entitled_case(session, officer, reference)
+        case, _key = await _entitled_case(vault, session, officer, reference)
         item = await _officer_item(session, case, officer, NOTE, {"text": text}, now, for_reporter=False)
         await audit.append(
             session,
@@ -314,7 +349,7 @@ async def change_status(
     officer.require(*CASEWORK_ROLES)
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
-        case, _key = await _entitled_case(session, officer, reference)
+        case, _key = await _entitled_case(vault, session, officer, reference)
         allowed = TRANSITIONS.get(case.status, ())
         if status not in allowed:
             raise InvalidTransitionError(
@@ -411,37 +446,75 @@ async def _open_kind(session: AsyncSession, case: Case, case_key: bytes, kind: s
     return meta
 
 
-@dataclass(frozen=True)
-class Conflicts:
-    """Who may not receive a case: officers named in it, and the units of every subject."""
-
-    officer_ids: frozenset[int]
-    units: frozenset[str]
-
-    def excludes(self, officer: Officer) -> bool:
-        return officer.id in self.officer_ids or bool(officer.unit_id and officer.unit_id in self.units)
-
-
-async def _conflicts(session: AsyncSession, case: Case, case_key: bytes) -> Conflicts:
+async def _conflicts(vault: Vault, session: AsyncSession, case: Case, case_key: bytes) -> Conflicts:
     """Officers named as subjects (matched at submission, and re-matched now against the report's people),
-    and the subjects' units (as routed, plus the units of officers matched now).
+    and the subjects' units (as routed, plus the units of officers matched now); a late match widens the
+    case's sealed conflict record, so notices and listings leave that officer out from now on.
 
     Why re-match: an officer who joined the directory after the report was made was not matched then.
     """
     named = {int(i) for i in (await _open_kind(session, case, case_key, SUBJECTS)).get("officer_ids", [])}
     people = (await _open_kind(session, case, case_key, REPORT)).get("subjects", [])
-    numbers = {normalise_staff_number(p.get("staff_number")) for p in people if p.get("staff_number")}
-    names = {normalise_name(p.get("name", "")) for p in people if p.get("name", "").strip()}
-    units = set(case.routing_facts.get("subject_units") or [])
-    for officer in await named_in(session, names=names, staff_numbers=numbers):
-        if officer.id is not None:
-            named.add(officer.id)
-        if officer.unit_id:
+    written = [(str(p.get("name") or ""), str(p.get("staff_number") or "")) for p in people]
+    units = set(conflict_rule.routed_units(case))
+    for officer in await named_in(session, people=written):
+        named.add(officer.id)
+        # As at submission: an unsure match leaves the officer out, not their whole unit.
+        if officer.unit_id and officer.certain:
             units.add(officer.unit_id)
-    return Conflicts(officer_ids=frozenset(named), units=frozenset(units))
+    found = Conflicts(officer_ids=frozenset(named), units=frozenset(units))
+    return await conflict_rule.widen(session, vault.keys.relay, case, found)
+
+
+async def rematched_conflicts(
+    vault: Vault, session: AsyncSession, case: Case, private_key: bytes
+) -> Conflicts:
+    """The case's conflicts with the report's people re-matched against the directory now (widening its
+    record), for an officer whose key opens it; NotEntitledError otherwise."""
+    return await _conflicts(vault, session, case, await _case_key_for(session, case, private_key))
+
+
+async def check_assignee(
+    session: AsyncSession, *, case: Case, assignee: Officer, conflicts: Conflicts
+) -> None:
+    """CannotWorkError, saying why, unless the assignee may work the case (the one rule,
+    storage.conflicts.may_work) and holds its key.
+
+    Threat: a subject the matching missed when the report was made (a late match) or an officer whose
+    casework role was taken away still holds a wrap; made assignee, the case would sit on their desk.
+    """
+    refused = f"{assignee.login} cannot work {case.reference}"
+    if not conflict_rule.may_work(assignee, conflicts):
+        if not assignee.active:
+            raise CannotWorkError(f"{refused}: the officer is not active")
+        if not set(CASEWORK_ROLES) & set(assignee.roles):
+            raise CannotWorkError(f"{refused}: that needs the role {' or '.join(CASEWORK_ROLES)}")
+        raise CannotWorkError(f"{refused}: named in it, or in the unit of someone named in it")
+    wrap = (
+        await session.exec(
+            select(CaseKey.id).where(CaseKey.case_id == case.id, CaseKey.officer_id == assignee.id)
+        )
+    ).first()
+    if wrap is None:
+        raise CannotWorkError(f"{refused}: they hold no key for it (grant it to them first)")
+
+
+def _check_grantee(grantee: Officer, conflicts: Conflicts, case: Case) -> None:
+    """Refuse a grantee who may not work the case: inactive, without a casework role, or conflicted."""
+    if not grantee.active:
+        raise NotFoundError(f"no officer with login {grantee.login!r}")
+    if not set(CASEWORK_ROLES) & set(grantee.roles):
+        raise NotPermittedError(
+            f"{grantee.login} cannot receive a case: that needs the role {' or '.join(CASEWORK_ROLES)}"
+        )
+    if conflicts.excludes(grantee):
+        raise ConflictOfInterestError(
+            f"{grantee.login} is named in, or in the unit of someone named in, {case.reference}"
+        )
 
 
 async def _grant_to(
+    vault: Vault,
     session: AsyncSession,
     *,
     case: Case,
@@ -451,12 +524,10 @@ async def _grant_to(
     reason: str,
     now: datetime,
 ) -> bool:
-    """Wrap the case key to one more officer unless conflicted or already entitled; True if granted."""
+    """Wrap the case key to one more officer who may work it (`_check_grantee`) unless already entitled;
+    True if granted. Every grant, referral, escalation grant and queue membership comes through here."""
     assert grantee.id is not None
-    if (await _conflicts(session, case, case_key)).excludes(grantee):
-        raise ConflictOfInterestError(
-            f"{grantee.login} is named in, or in the unit of someone named in, {case.reference}"
-        )
+    _check_grantee(grantee, await _conflicts(vault, session, case, case_key), case)
     existing = (
         await session.exec(
             select(CaseKey).where(
@@ -492,10 +563,17 @@ async def grant(vault: Vault, *, granter: UnlockedOfficer, reference: str, login
     granter.require(QUEUE_LEAD)
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
-        case, case_key = await _entitled_case(session, granter, reference)
+        case, case_key = await _entitled_case(vault, session, granter, reference)
         grantee = await get_by_login(session, login=login)
         return await _grant_to(
-            session, case=case, case_key=case_key, grantee=grantee, granter=granter, reason="granted", now=now
+            vault,
+            session,
+            case=case,
+            case_key=case_key,
+            grantee=grantee,
+            granter=granter,
+            reason="granted",
+            now=now,
         )
 
 
@@ -517,6 +595,9 @@ async def add_queue_member(
     now = coarsen(vault.clock.now())
     granted, conflicts, unopenable = [], [], []
     async with vault.db.transaction() as session:
+        # Why refuse here: a queue member is wrapped every new case routed to the queue at submission.
+        candidate = await get_by_login(session, login=login)
+        check_may_join_queue(login, candidate.roles)
         grantee = await add_membership(session, login=login, queue_id=queue_id)
         await audit.append(
             session,
@@ -544,6 +625,7 @@ async def add_queue_member(
                 continue
             try:
                 if await _grant_to(
+                    vault,
                     session,
                     case=case,
                     case_key=case_key,
@@ -566,11 +648,11 @@ async def refer(
     officer.require(*CASEWORK_ROLES)
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
-        case, case_key = await _entitled_case(session, officer, reference)
+        case, case_key = await _entitled_case(vault, session, officer, reference)
         queue = await session.get(Queue, queue_id)
         if queue is None:
             raise NotFoundError(f"no queue {queue_id!r}")
-        conflicts = await _conflicts(session, case, case_key)
+        conflicts = await _conflicts(vault, session, case, case_key)
         policy = await policy_store.active(session)
         in_policy = any(q.id == queue_id for q in policy.document.queues)
         if (queue.unit_id and queue.unit_id in conflicts.units) or (
@@ -579,12 +661,7 @@ async def refer(
             raise ConflictOfInterestError(f"{queue_id} belongs to the unit of a subject of {case.reference}")
         if await session.get(CaseQueue, (case.id, queue_id)) is not None:
             raise InputError(f"{case.reference} is already in {queue_id}")
-        recipients = await eligible_recipients(
-            session,
-            queue_ids=(queue_id,),
-            excluded_officers=set(conflicts.officer_ids),
-            subject_units=conflicts.units,
-        )
+        recipients = await _may_receive(session, queue_id, conflicts)
         if not recipients:
             raise ConflictOfInterestError(f"{queue_id} has no member who can receive {case.reference}")
         session.add(CaseQueue(case_id=case.id, queue_id=queue_id, via="referred", added_at=now))
@@ -605,6 +682,7 @@ async def refer(
         granted = []
         for grantee in recipients:
             if await _grant_to(
+                vault,
                 session,
                 case=case,
                 case_key=case_key,
@@ -617,7 +695,18 @@ async def refer(
         return tuple(granted)
 
 
-ESCALATED = "escalated"
+ESCALATED = conflict_rule.ESCALATED
+
+
+async def _may_receive(session: AsyncSession, queue_id: str, conflicts: Conflicts) -> list[Officer]:
+    """The members of a queue who may work the case: active, a casework role, no conflict."""
+    members = await eligible_recipients(
+        session,
+        queue_ids=(queue_id,),
+        excluded_officers=set(conflicts.officer_ids),
+        subject_units=conflicts.units,
+    )
+    return [m for m in members if conflict_rule.may_work(m, conflicts)]
 
 
 async def _escalation_targets(session: AsyncSession, case: Case) -> list[str]:
@@ -638,23 +727,21 @@ async def pending_escalations(vault: Vault, *, officer: UnlockedOfficer, referen
     Why this needs an officer who can open the case: who may receive it depends on the people named in
     the report, which is sealed.
     """
-    async with vault.db.reading() as session:
+    # A transaction, not a read: a late match found here widens the case's conflict record.
+    async with vault.db.transaction() as session:
         case = await live_case(session, (await case_by_reference(session, reference)).id)
+        case_key = await _case_key_for(session, case, officer.private_key)
+        await check_may_work(vault, session, officer.id, case)
         targets = await _escalation_targets(session, case)
         if not targets:
             return ()
-        conflicts = await _conflicts(session, case, await _case_key_for(session, case, officer.private_key))
+        conflicts = await _conflicts(vault, session, case, case_key)
         holders = set(
             (await session.exec(select(CaseKey.officer_id).where(CaseKey.case_id == case.id))).all()
         )
         pending = []
         for queue_id in targets:
-            recipients = await eligible_recipients(
-                session,
-                queue_ids=(queue_id,),
-                excluded_officers=set(conflicts.officer_ids),
-                subject_units=conflicts.units,
-            )
+            recipients = await _may_receive(session, queue_id, conflicts)
             if any(r.id not in holders for r in recipients):
                 pending.append(queue_id)
         return tuple(pending)
@@ -669,23 +756,19 @@ async def grant_escalation(
     officer.require(*CASEWORK_ROLES)
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
-        case, case_key = await _entitled_case(session, officer, reference)
+        case, case_key = await _entitled_case(vault, session, officer, reference)
         row = await session.get(CaseQueue, (case.id, queue_id))
         if row is None or row.via != ESCALATED:
             raise InputError(f"{case.reference} was not escalated to {queue_id!r}")
-        conflicts = await _conflicts(session, case, case_key)
+        conflicts = await _conflicts(vault, session, case, case_key)
         queue = await session.get(Queue, queue_id)
         if queue is not None and queue.unit_id and queue.unit_id in conflicts.units:
             raise ConflictOfInterestError(f"{queue_id} belongs to the unit of a subject of {case.reference}")
-        recipients = await eligible_recipients(
-            session,
-            queue_ids=(queue_id,),
-            excluded_officers=set(conflicts.officer_ids),
-            subject_units=conflicts.units,
-        )
+        recipients = await _may_receive(session, queue_id, conflicts)
         granted = []
         for grantee in recipients:
             if await _grant_to(
+                vault,
                 session,
                 case=case,
                 case_key=case_key,
@@ -721,7 +804,7 @@ async def purge(vault: Vault, *, reference: str, actor: str, reason: str = "rete
         if case.purged_at is not None:
             raise InputError(f"{case.reference} was already purged")
         # Every outbox row goes too: done rows keep details, and a row a worker holds must not be sent.
-        for model in (CaseKey, CaseItem, Receipt, ContactHandle, OutboxEntry):
+        for model in (CaseKey, CaseItem, Receipt, ContactHandle, OutboxEntry, CaseConflict):
             await session.exec(delete(model).where(model.case_id == case.id))  # type: ignore[call-overload]
         case.public_key = None
         case.reporter_public_key = None
@@ -770,9 +853,12 @@ class CaseSummary:
 
 
 async def list_entitled(vault: Vault, *, officer: UnlockedOfficer, limit: int = 100) -> list[CaseSummary]:
-    """Cases this officer holds a key for, newest first (clear metadata only)."""
+    """Cases this officer holds a key for and may work (the conflict rule), newest first (clear metadata)."""
     fingerprint = crypto.fingerprint(crypto.public_from_private(officer.private_key))
     async with vault.db.transaction() as session:
+        me = await session.get(Officer, officer.id)
+        if me is None or not conflict_rule.may_work(me, None):
+            return []
         cases = (
             await session.exec(
                 select(Case)
@@ -782,8 +868,11 @@ async def list_entitled(vault: Vault, *, officer: UnlockedOfficer, limit: int = 
                 .limit(limit)
             )
         ).all()
+        records = await conflict_rule.recorded_many(session, vault.keys.relay, list(cases))
         result = []
         for case in cases:
+            if not conflict_rule.may_work(me, records[case.id]):
+                continue
             queues = (
                 await session.exec(select(CaseQueue.queue_id).where(CaseQueue.case_id == case.id))
             ).all()

@@ -21,8 +21,9 @@ import struct
 from dataclasses import dataclass
 from enum import StrEnum
 
-from cryptography.exceptions import InvalidKey, InvalidTag
+from cryptography.exceptions import InvalidKey, InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, hpke, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
@@ -414,3 +415,51 @@ def totp_match(secret: bytes, code: str, *, at: float, window: int = 1) -> int |
 def totp_uri(secret: bytes, *, account: str, issuer: str) -> str:
     """The otpauth:// URI an authenticator app reads from a QR code."""
     return _totp(secret).get_provisioning_uri(account, issuer)
+
+
+# --- signatures (Ed25519): audit checkpoints ------------------------------------------------------
+
+SIGNATURE_SIZE = 64
+_SIGNING_PREFIX = INFO_PREFIX + b"signature/"
+
+
+def new_signing_key() -> bytes:
+    """A fresh Ed25519 private key (its 32-byte seed)."""
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+
+
+def signing_public_key(private_key: bytes) -> bytes:
+    """The 32-byte Ed25519 public key of a private key."""
+    public = _ed25519_private(private_key).public_key()
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _signed_message(message: bytes, context: str) -> bytes:
+    # Why a context: a signature made for one purpose (and version) must verify for no other, as the
+    # `info` strings do for HPKE. Length-prefixed, so context and message cannot run into each other.
+    raw = context.encode("ascii")
+    return _SIGNING_PREFIX + struct.pack(">H", len(raw)) + raw + message
+
+
+def sign(message: bytes, *, private_key: bytes, context: str) -> bytes:
+    """An Ed25519 signature over `message`, bound to `context` (such as "audit-checkpoint/v1")."""
+    return _ed25519_private(private_key).sign(_signed_message(message, context))
+
+
+def signature_valid(message: bytes, signature: bytes, *, public_key: bytes, context: str) -> bool:
+    """True if `signature` is `public_key`'s Ed25519 signature over `message` in `context`."""
+    if len(public_key) != KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, _signed_message(message, context))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _ed25519_private(raw: bytes) -> Ed25519PrivateKey:
+    if len(raw) != KEY_SIZE:
+        raise ValueError("an Ed25519 private key is 32 bytes")
+    return Ed25519PrivateKey.from_private_bytes(raw)

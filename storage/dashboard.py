@@ -4,6 +4,9 @@ Threat: a statistic that points at a reporter ("one racism report about the dog 
 Why suppression: any count under 5 is shown as '<5'. Why a second suppressed cell: if only one cell of
 a breakdown were hidden, the total (or the other breakdowns) would give it away by subtraction, so the
 next smallest cell is hidden with it. Rates and the median are shown only over 5 cases or more.
+Why every unit, category and recent month is listed, even at zero: a cell that appears only once a case
+exists would point at that case (a subject who can see the dashboard would learn that a report about
+their unit arrived, however small its count); listed always, "<5" reads the same for none and for one.
 """
 
 from __future__ import annotations
@@ -19,11 +22,15 @@ from sqlalchemy import String, and_, cast, func, or_
 from sqlalchemy import case as case_
 from sqlmodel import col, select
 
+from storage import policy_store
 from storage.models import Case
 from storage.vault import Vault
 
 THRESHOLD = 5
 SUPPRESSED = "<5"
+NOT_GIVEN = "not given"
+# How many months back the month breakdown always lists, cases or none.
+MONTHS_LISTED = 12
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,11 @@ def suppress(counts: dict[str, int], *, order_by_label: bool = False) -> tuple[C
     if len(hidden) == 1 and len(counts) > 1:
         shown = sorted((n, label) for label, n in counts.items() if label not in hidden)
         hidden.add(shown[0][1])
-    labels = sorted(counts) if order_by_label else sorted(counts, key=lambda k: (-counts[k], k))
+    if order_by_label:
+        labels = sorted(counts)
+    else:
+        # Why hidden cells go last, by label: ranked by their count, their order would tell the count.
+        labels = sorted(counts, key=lambda k: (k in hidden, -counts[k] if k not in hidden else 0, k))
     return tuple(Cell(label, None if label in hidden else counts[label]) for label in labels)
 
 
@@ -139,10 +150,17 @@ async def build(vault: Vault, *, now: datetime | None = None) -> Dashboard:
                 totals[name] += int(value or 0)
             for category in set(_json_list(cats)):
                 by_category[category] += count
-            for unit in set(_json_list(unit_list)) or {"not given"}:
+            for unit in set(_json_list(unit_list)) or {NOT_GIVEN}:
                 by_unit[unit] += count
             by_month[str(received_month)] += count
         hours = [(float(h), int(n)) for h, n in (await session.exec(histogram)).all()]
+        document = (await policy_store.active(session)).document
+    for label in (*(u.id for u in document.units), NOT_GIVEN):
+        by_unit.setdefault(label, 0)
+    for label in (c.id for c in document.categories):
+        by_category.setdefault(label, 0)
+    for label in recent_months(moment):
+        by_month.setdefault(label, 0)
     total = totals["cases"]
     return Dashboard(
         cases=total if total >= THRESHOLD else None,
@@ -153,6 +171,16 @@ async def build(vault: Vault, *, now: datetime | None = None) -> Dashboard:
         feedback_in_time=_rate(totals["feedback_met"], totals["feedback_of"]),
         median_hours_to_acknowledge=_median(hours) if sum(n for _h, n in hours) >= THRESHOLD else None,
     )
+
+
+def recent_months(moment: datetime, count: int = MONTHS_LISTED) -> list[str]:
+    """The labels ('YYYY-MM') of the `count` months up to and including the month of `moment` (UTC)."""
+    year, month = moment.year, moment.month
+    labels = []
+    for _ in range(count):
+        labels.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return labels
 
 
 def _json_list(text: str | None) -> list[str]:

@@ -8,6 +8,7 @@ that cannot be reversed or recomputed without the server's key file.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete
 
-from storage import policy_store
+from storage import policy_store, updates
 from storage.clock import coarsen
 from storage.db import Query, pipeline_sync, query_sync
 from storage.models import Draft
@@ -54,6 +55,8 @@ class StoredDraft:
     state: dict[str, Any] | None
     version: bytes | None
     policy: PublishedPolicy | None = None
+    # With `read(update=...)`: whether that Telegram update was already applied (storage/updates.py).
+    handled: bool = False
 
 
 async def save(
@@ -63,27 +66,67 @@ async def save(
     state: dict[str, Any],
     lifetime: timedelta = DRAFT_LIFETIME,
     replacing: bytes | _Any | None = ANY,
+    update: bytes | None = None,
 ) -> bytes | None:
     """Seal and store the draft of a chat; it expires `lifetime` later (24 hours unless the front door keeps
     something longer, such as message ids still deletable).
 
     With `replacing` (the version read, or None for none), it is stored only if the draft is still that
-    version. Returns the new version, or None if another writer changed the draft meanwhile.
+    version. Returns the new version, or None if another writer changed the draft meanwhile. With `update`
+    (an update tag), that update is recorded as handled in the same transaction, or
+    `updates.AlreadyHandledError` is raised and nothing is stored.
     """
+    row = _sealed_row(vault, chat_ref, state, lifetime)
+
+    def work(session: Session) -> bool:
+        written = _write(session, row, replacing)
+        if written and update is not None:
+            updates.record_sync(vault, session, update)
+        return written
+
+    stored = await vault.db.run(work)
+    return row["sealed"] if stored else None
+
+
+def _sealed_row(vault: Vault, chat_ref: str, state: dict[str, Any], lifetime: timedelta) -> dict[str, Any]:
     tag = vault.keys.chat_tag(chat_ref)
     key_id, sealed = vault.keys.relay.seal(
         json.dumps(state, separators=(",", ":")).encode("utf-8"), purpose=DRAFT_PURPOSE, context=tag.hex()
     )
     now = coarsen(vault.clock.now())
-    row = {
+    return {
         "chat_tag": tag,
         "key_id": key_id,
         "sealed": sealed,
         "updated_at": now,
         "expires_at": now + lifetime + _ROUNDING,
     }
-    stored = await vault.db.run(lambda session: _write(session, row, replacing))
-    return sealed if stored else None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """How a chat's draft is left once its report is a case: written in the case's own transaction.
+
+    Threat: a crash between "the case is stored" and "the chat moved on" (a second Submit, a second case)
+    or before the receipt reached the reporter (a case whose receipt exists nowhere). Why in the same
+    transaction: either the case exists and the draft holds the finished state with the receipt code
+    (sealed under the relay keyring, for the front door to show and then destroy), or neither changed.
+    `state_for` makes that state from the receipt code; `replacing` is the draft version the submission
+    was read from (None for none), so a draft changed meanwhile fails the whole submission.
+    """
+
+    chat_ref: str
+    state_for: Callable[[str], dict[str, Any]]
+    replacing: bytes | None
+    lifetime: timedelta = DRAFT_LIFETIME
+
+
+def finish_sync(vault: Vault, session: Session, finish: Finish, *, receipt_code: str) -> bytes:
+    """Store the finished draft in the caller's transaction; the new version, or DraftConflictError."""
+    row = _sealed_row(vault, finish.chat_ref, finish.state_for(receipt_code), finish.lifetime)
+    if not _write(session, row, finish.replacing):
+        raise DraftConflictError("the chat's draft changed while its report was being submitted")
+    return bytes(row["sealed"])
 
 
 def _write(session: Session, row: dict[str, Any], replacing: bytes | _Any | None) -> bool:
@@ -100,7 +143,9 @@ def _write(session: Session, row: dict[str, Any], replacing: bytes | _Any | None
         return bool(result.rowcount)
     insert = sqlite_insert(table) if connection.dialect.name == "sqlite" else pg_insert(table)
     if replacing is None:
-        return bool(connection.execute(insert.values(row).on_conflict_do_nothing()).rowcount)
+        # Why RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT DO NOTHING.
+        created = insert.values(row).on_conflict_do_nothing().returning(table.c.chat_tag)
+        return connection.execute(created).first() is not None
     changes = {name: insert.excluded[name] for name in ("key_id", "sealed", "updated_at", "expires_at")}
     connection.execute(insert.values(row).on_conflict_do_update(index_elements=["chat_tag"], set_=changes))
     return True
@@ -111,26 +156,31 @@ async def load(vault: Vault, *, chat_ref: str) -> dict[str, Any] | None:
     return (await read(vault, chat_ref=chat_ref, policy=False)).state
 
 
-async def read(vault: Vault, *, chat_ref: str, policy: bool = True) -> StoredDraft:
+async def read(
+    vault: Vault, *, chat_ref: str, policy: bool = True, update: bytes | None = None
+) -> StoredDraft:
     """The chat's draft with its version, and (with `policy`) the active routing policy, in one read
-    transaction (the bot needs both for every update: one round trip on PostgreSQL, not two)."""
+    transaction (the bot needs both for every update: one round trip on PostgreSQL, not two); with
+    `update` (an update tag), also whether that update was already handled, in the same round trip."""
     tag = vault.keys.chat_tag(chat_ref)
 
-    def work(session: Session) -> tuple[tuple[Any, ...] | None, PublishedPolicy | None]:
+    def work(session: Session) -> tuple[tuple[Any, ...] | None, PublishedPolicy | None, bool]:
         with pipeline_sync(session):
             draft = query_sync(session, _DRAFT, tag)
             head = policy_store.send_head(session) if policy else None
-        return draft.first(), policy_store.active_from(session, head) if head is not None else None
+            seen = updates.send_seen(session, update) if update is not None else None
+        handled = seen is not None and seen.first() is not None
+        return draft.first(), policy_store.active_from(session, head) if head is not None else None, handled
 
-    row, published = await vault.db.run(work, read_only=True)
+    row, published, handled = await vault.db.run(work, read_only=True)
     if row is None:
-        return StoredDraft(None, None, published)
+        return StoredDraft(None, None, published, handled)
     key_id, sealed, expires_at = row
     version = bytes(sealed)
     if _as_utc(expires_at) <= vault.clock.now():
-        return StoredDraft(None, version, published)
+        return StoredDraft(None, version, published, handled)
     plaintext = vault.keys.relay.open(key_id, version, purpose=DRAFT_PURPOSE, context=tag.hex())
-    return StoredDraft(json.loads(plaintext.decode("utf-8")), version, published)
+    return StoredDraft(json.loads(plaintext.decode("utf-8")), version, published, handled)
 
 
 _DRAFT = Query(
@@ -145,19 +195,28 @@ def _as_utc(value: datetime | str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-async def discard(vault: Vault, *, chat_ref: str, replacing: bytes | _Any | None = ANY) -> bool:
+async def discard(
+    vault: Vault, *, chat_ref: str, replacing: bytes | _Any | None = ANY, update: bytes | None = None
+) -> bool:
     """Delete a chat's draft; True if there was one. With `replacing`, only if it is still the version read
-    (True); None means none was read, so True if there is still none."""
+    (True); None means none was read, so True if there is still none. With `update`, that update is
+    recorded as handled in the same transaction (see `save`)."""
     tag = vault.keys.chat_tag(chat_ref)
-    if replacing is None:
-        return (await read(vault, chat_ref=chat_ref, policy=False)).version is None
 
     def work(session: Session) -> bool:
-        condition = [col(Draft.chat_tag) == tag]
-        if isinstance(replacing, bytes):
-            condition.append(col(Draft.sealed) == replacing)
-        return bool(session.connection().execute(delete(Draft).where(*condition)).rowcount)
+        if replacing is None:
+            gone = query_sync(session, _DRAFT, tag).first() is None
+        else:
+            condition = [col(Draft.chat_tag) == tag]
+            if isinstance(replacing, bytes):
+                condition.append(col(Draft.sealed) == replacing)
+            gone = bool(session.connection().execute(delete(Draft).where(*condition)).rowcount)
+        if gone and update is not None:
+            updates.record_sync(vault, session, update)
+        return gone
 
+    if replacing is None and update is None:
+        return (await read(vault, chat_ref=chat_ref, policy=False)).version is None
     return await vault.db.run(work)
 
 

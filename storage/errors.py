@@ -43,6 +43,11 @@ class NotPermittedError(VaultError):
     """The officer's roles do not allow this action."""
 
 
+class CannotWorkError(VaultError):
+    """Another officer named in a request (an assignee) may not work this case: no key for it, inactive,
+    no casework role, or conflicted out. Said to a caller who can open the case, so it may say why."""
+
+
 class ConflictOfInterestError(VaultError):
     """The action would route a case to its subject's unit or to an officer named as a subject."""
 

@@ -17,10 +17,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from policies.schedule import add_months, in_quiet_hours, send_time
 from policies.schema import PRIORITIES, Defaults
 from storage import audit, outbox, policy_store
+from storage import conflicts as conflict_rule
 from storage.cases import CHECKIN_ANSWER, CONTACT_PURPOSE, OFFICER_MESSAGE, live_case, next_seq, seal_new_item
 from storage.clock import coarsen
 from storage.errors import InputError, NotFoundError
-from storage.models import Case, CaseItem, CaseQueue, ContactHandle, OfficerLink, OutboxEntry, QueueMember
+from storage.models import Case, CaseItem, CaseQueue, ContactHandle, OfficerLink, OutboxEntry
 from storage.vault import Vault
 
 # The one-tap answers to a check-in, in the order the bot shows them.
@@ -106,7 +107,11 @@ async def reschedule(
     error: str = "",
     reset_attempts: bool = False,
 ) -> None:
-    """Put a claimed entry back as pending, due at `at` (its plan recorded, so it is not re-jittered)."""
+    """Put a claimed entry back as pending, due at `at` (its plan recorded, so it is not re-jittered).
+
+    `at` is kept exact while the entry waits (a jittered send time, a retry seconds away: see
+    storage.outbox) and coarsened when it is finished; times that need no precision come coarse already.
+    """
     async with vault.db.transaction() as session:
         entry = await session.get(OutboxEntry, entry_id)
         if entry is None:
@@ -151,20 +156,22 @@ async def stop_contact(vault: Vault, *, case_id: str, reason: str) -> int:
 
 
 async def checkin_sent(vault: Vault, *, entry_id: int) -> None:
-    """Record a check-in as sent; after the last one of a closed case, schedule the contact's shredding."""
-    now = vault.clock.now()
+    """Record a check-in as sent; after the last one of a closed case, schedule the contact's shredding.
+
+    Threat: the shredding time is derived from the moment of sending, which is when the reporter's phone
+    lit up. Why from the hour: so it says no more than the sent entry's own (coarsened) times.
+    """
+    now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         entry = await session.get(OutboxEntry, entry_id)
         if entry is None or entry.case_id is None:
             return
         entry.status, entry.lease_owner, entry.lease_until = "sent", None, None
-        entry.done_at, entry.last_error = coarsen(now), None
+        entry.done_at, entry.last_error = now, None
         session.add(entry)
         case = await session.get(Case, entry.case_id)
         if case is not None and case.status == "closed" and not await _pending_checkins(session, case.id):
-            outbox.schedule(
-                session, kind=CONTACT_SHRED, due_at=now + ANSWER_WINDOW, now=coarsen(now), case_id=case.id
-            )
+            outbox.schedule(session, kind=CONTACT_SHRED, due_at=now + ANSWER_WINDOW, now=now, case_id=case.id)
 
 
 async def _pending_checkins(session: AsyncSession, case_id: str) -> bool:
@@ -228,11 +235,13 @@ async def answer_checkin(vault: Vault, *, entry_id: int, chat: str, answer: str)
         session.add(entry)
         escalated = stopped = False
         if answer == "retaliation":
-            escalated = await _escalate(session, case, now=now, why="retaliation reported at a check-in")
+            escalated = await _escalate(
+                vault, session, case, now=now, why="retaliation reported at a check-in"
+            )
             if "retaliation" not in case.flags:
                 case.flags = [*case.flags, "retaliation"]
         elif answer == "worse":
-            await _notify_queues(session, case, now=now, what="a check-in answer needs reading")
+            await _notify_queues(vault, session, case, now=now, what="a check-in answer needs reading")
         elif answer == "stop":
             case.checkins_stopped = stopped = True
             await outbox.cancel(session, case_id=case.id, kinds=(outbox.CHECKIN,), reason="reporter stopped")
@@ -246,12 +255,13 @@ async def answer_checkin(vault: Vault, *, entry_id: int, chat: str, answer: str)
         return AnswerResult(answer=answer, escalated=escalated, stopped=stopped)
 
 
-async def _escalate(session: AsyncSession, case: Case, *, now: datetime, why: str) -> bool:
+async def _escalate(vault: Vault, session: AsyncSession, case: Case, *, now: datetime, why: str) -> bool:
     """Raise the priority one step, flag the case escalated, add the policy's escalation queue, notify.
 
     Why the escalation queue gets no key here: nothing on the server can open a case key. Its members
     are told (content-free) and see the case in their queue; an officer who holds the case key grants
-    them access at the desk (storage.casework.refer / grant), which also re-checks conflicts.
+    them access at the desk (storage.casework.grant_escalation), which also re-checks conflicts. Who of
+    them is told, and sees the case, is the conflict rule's to say (storage.conflicts).
     """
     level = PRIORITIES.index(case.priority) if case.priority in PRIORITIES else 1  # type: ignore[arg-type]
     case.priority = PRIORITIES[min(level + 1, len(PRIORITIES) - 1)]
@@ -261,7 +271,8 @@ async def _escalate(session: AsyncSession, case: Case, *, now: datetime, why: st
     target = case.escalation_queue
     if target and await session.get(CaseQueue, (case.id, target)) is None:
         session.add(CaseQueue(case_id=case.id, queue_id=target, via="escalated", added_at=now))
-    await _notify_queues(session, case, now=now, what=why, extra=(target,) if target else ())
+        await session.flush()
+    await _notify_queues(vault, session, case, now=now, what=why)
     await audit.append(
         session,
         at=now,
@@ -273,24 +284,15 @@ async def _escalate(session: AsyncSession, case: Case, *, now: datetime, why: st
     return True
 
 
-async def _notify_queues(
-    session: AsyncSession, case: Case, *, now: datetime, what: str, extra: tuple[str, ...] = ()
-) -> int:
-    """Queue a content-free notice for every linked officer of the case's queues; returns how many."""
-    queues = set((await session.exec(select(CaseQueue.queue_id).where(CaseQueue.case_id == case.id))).all())
-    queues |= set(extra)
-    rows = (
-        await session.exec(
-            select(QueueMember.queue_id, QueueMember.officer_id)
-            .join(OfficerLink, col(OfficerLink.officer_id) == col(QueueMember.officer_id))
-            .where(col(QueueMember.queue_id).in_(sorted(queues)))
-        )
-    ).all()
-    seen: set[int] = set()
-    for queue_id, officer_id in sorted(rows):
-        if officer_id in seen:
-            continue
-        seen.add(officer_id)
+async def _notify_queues(vault: Vault, session: AsyncSession, case: Case, *, now: datetime, what: str) -> int:
+    """Queue a content-free notice for each linked officer of the case's queues who may learn of it;
+    returns how many.
+
+    Threat: a notice naming the case to its subject or a colleague of their unit (promise 3). Why the
+    conflict rule decides, not queue membership: membership says nothing of who was named in the report.
+    """
+    told = await conflict_rule.audience(session, vault.keys.relay, case)
+    for officer, queue_id in told:
         outbox.schedule(
             session,
             kind=OFFICER_NOTICE,
@@ -298,14 +300,14 @@ async def _notify_queues(
             now=now,
             case_id=case.id,
             detail={
-                "officer": officer_id,
+                "officer": officer.id,
                 "queue": queue_id,
                 "reference": case.reference,
                 "priority": case.priority,
                 "what": what,
             },
         )
-    return len(seen)
+    return len(told)
 
 
 async def check_deadline(vault: Vault, *, entry: OutboxEntry) -> str:
@@ -327,7 +329,7 @@ async def check_deadline(vault: Vault, *, entry: OutboxEntry) -> str:
         due = case.ack_due_at if name == "acknowledge" else case.feedback_due_at
         what = {"acknowledge": "acknowledgement", "feedback": "feedback to the reporter"}.get(name, name)
         if entry.kind == outbox.DEADLINE_WARNING:
-            await _notify_queues(session, case, now=now, what=f"{what} due {due:%d %b %Y}")
+            await _notify_queues(vault, session, case, now=now, what=f"{what} due {due:%d %b %Y}")
             await audit.append(
                 session,
                 at=now,
@@ -337,7 +339,7 @@ async def check_deadline(vault: Vault, *, entry: OutboxEntry) -> str:
                 detail={"deadline": name},
             )
             return "warned"
-        await _escalate(session, case, now=now, why=f"{what} overdue since {due:%d %b %Y}")
+        await _escalate(vault, session, case, now=now, why=f"{what} overdue since {due:%d %b %Y}")
         session.add(case)
         return "escalated"
 
@@ -405,7 +407,7 @@ async def check_progress(vault: Vault, *, entry: OutboxEntry) -> str:
         if not _open(case):
             return "met"
         clock = (await _defaults(session, case)).progress_update
-        await _notify_queues(session, case, now=now, what="a progress update is due (reg 19)")
+        await _notify_queues(vault, session, case, now=now, what="a progress update is due (reg 19)")
         outbox.schedule(
             session,
             kind=outbox.PROGRESS_UPDATE,

@@ -9,6 +9,7 @@ operator can keep the database on shared storage and the keys on the host only; 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -23,6 +24,8 @@ from storage.errors import DecryptionError, KeyringError
 RELAY_FILE = "relay-keyring.json"
 SERVER_FILE = "server-secrets.json"
 RECOVERY_PUBLIC_FILE = "recovery-public.key"
+AUDIT_SIGNING_FILE = "audit-signing-key.json"
+AUDIT_PUBLIC_FILE = "audit-signing-key.pub.json"
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def _unb64(text: str) -> bytes:
 def _write_private(path: Path, content: str) -> None:
     """Write a secret file atomically with owner-only permissions."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(content)
@@ -107,6 +110,8 @@ def create_keys(keys_dir: Path) -> bool:
     if not (keys_dir / SERVER_FILE).exists():
         secrets_doc = {"receipt_pepper": _b64(crypto.random_key()), "lookup_key": _b64(crypto.random_key())}
         _write_private(keys_dir / SERVER_FILE, json.dumps(secrets_doc, indent=2))
+        created = True
+    if create_audit_key(keys_dir):
         created = True
     return created
 
@@ -187,3 +192,144 @@ def open_recovery_key(path: Path, *, passphrase: str) -> bytes:
     except (KeyError, TypeError, ValueError):
         raise KeyringError(f"{path} is not a Candour recovery key file") from None
     return crypto.open_with_passphrase(sealed, passphrase=passphrase, context="recovery")
+
+
+# --- the audit signing key ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditPublicKey:
+    """The public half of the audit signing key, all that verification needs; `checkpoints_begun` says
+    that a checkpoint was signed under it (so a missing checkpoint file is a loss, not a fresh start)."""
+
+    public: bytes
+    checkpoints_begun: bool
+
+    @property
+    def fingerprint(self) -> str:
+        return crypto.fingerprint(self.public)
+
+
+@dataclass(frozen=True)
+class AuditSigningKey:
+    """The Ed25519 key that signs audit checkpoints (storage/checkpoint_signing.py); never in the database."""
+
+    private: bytes
+    public: bytes
+    checkpoints_begun: bool = False
+
+    @property
+    def fingerprint(self) -> str:
+        return crypto.fingerprint(self.public)
+
+
+def create_audit_key(keys_dir: Path) -> bool:
+    """Create the audit signing key (and its public file) if it is absent; True if this call created it.
+
+    Why never overwrite, even when two processes race: checkpoints already signed under the old key would
+    no longer verify, and a new key would look like a forger's. The file is made under a temporary name
+    and linked into place, which fails if another process got there first.
+    """
+    path = keys_dir / AUDIT_SIGNING_FILE
+    if path.exists():
+        return False
+    private = crypto.new_signing_key()
+    doc = {
+        "kind": "candour-audit-signing-key",
+        "private": _b64(private),
+        "public": _b64(crypto.signing_public_key(private)),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    tmp = keys_dir / f".{AUDIT_SIGNING_FILE}.{os.getpid()}.tmp"
+    _write_private(tmp, json.dumps(doc, indent=2))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    _write_audit_public(
+        keys_dir, AuditPublicKey(public=crypto.signing_public_key(private), checkpoints_begun=False)
+    )
+    return True
+
+
+def load_audit_key(keys_dir: Path) -> AuditSigningKey:
+    """Load the audit signing key (to sign); KeyringError if it is missing, damaged, or not the key of the
+    public file beside it (checkpoints it signed would not verify)."""
+    path = keys_dir / AUDIT_SIGNING_FILE
+    doc = _read_json(path)
+    try:
+        private = _unb64(doc["private"])
+        public = crypto.signing_public_key(private)
+        if _unb64(doc["public"]) != public:
+            raise ValueError("the public key does not belong to the private key")
+        begun = doc.get("checkpoints_begun", False) is True
+    except (KeyError, TypeError, ValueError):
+        raise KeyringError(f"{path} is damaged") from None
+    key = AuditSigningKey(private=private, public=public, checkpoints_begun=begun)
+    public_path = keys_dir / AUDIT_PUBLIC_FILE
+    if public_path.exists():
+        published = _read_audit_public(public_path)
+        if published.public != public:
+            raise KeyringError(f"{public_path} holds another key than {path}: restore both from backup")
+    return key
+
+
+def load_audit_public_key(keys_dir: Path) -> AuditPublicKey | None:
+    """The public audit key, for verification (the private key is not needed, nor read when the public
+    file exists); None if neither key file exists (an installation from before checkpoints).
+
+    An installation with only the private key file (made before the public file existed) gets the public
+    file written here, once; if the keys directory is read-only, the key derived from it is used as is.
+    """
+    public_path = keys_dir / AUDIT_PUBLIC_FILE
+    if public_path.exists():
+        return _read_audit_public(public_path)
+    if not (keys_dir / AUDIT_SIGNING_FILE).exists():
+        return None
+    key = load_audit_key(keys_dir)
+    published = AuditPublicKey(public=key.public, checkpoints_begun=key.checkpoints_begun)
+    with contextlib.suppress(OSError):
+        _write_audit_public(keys_dir, published)
+    return published
+
+
+def mark_checkpoints_begun(keys_dir: Path) -> None:
+    """Record in both key files, once, that checkpoints are signed under this key.
+
+    Why: without the record, a checkpoint file deleted or emptied could not be told from an installation
+    that never had one, and the next checkpoint would silently anchor a rewritten log. Written once (at
+    the first checkpoint), never per checkpoint; the private key in the file is the one loaded, unchanged.
+    """
+    key = load_audit_key(keys_dir)
+    if not key.checkpoints_begun:
+        path = keys_dir / AUDIT_SIGNING_FILE
+        doc = _read_json(path)
+        doc["checkpoints_begun"] = True
+        _write_private(path, json.dumps(doc, indent=2))
+    public = AuditPublicKey(public=key.public, checkpoints_begun=True)
+    if load_audit_public_key(keys_dir) != public:
+        _write_audit_public(keys_dir, public)
+
+
+def _write_audit_public(keys_dir: Path, key: AuditPublicKey) -> None:
+    doc = {
+        "kind": "candour-audit-public-key",
+        "public": _b64(key.public),
+        "key": key.fingerprint,
+        "checkpoints_begun": key.checkpoints_begun,
+    }
+    _write_private(keys_dir / AUDIT_PUBLIC_FILE, json.dumps(doc, indent=2))
+
+
+def _read_audit_public(path: Path) -> AuditPublicKey:
+    doc = _read_json(path)
+    try:
+        public = _unb64(doc["public"])
+        begun = doc["checkpoints_begun"]
+        if len(public) != crypto.KEY_SIZE or not isinstance(begun, bool):
+            raise ValueError("not a public audit key")
+    except (KeyError, TypeError, ValueError):
+        raise KeyringError(f"{path} is damaged") from None
+    return AuditPublicKey(public=public, checkpoints_begun=begun)

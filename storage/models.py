@@ -67,6 +67,16 @@ class Officer(SQLModel, table=True):
     created_at: datetime
 
 
+class OfficerMatchKey(SQLModel, table=True):
+    """One normalised way of writing an officer's name or number (storage.naming), to find an officer
+    named in a report by an indexed lookup. Derived from the directory entry: it describes officers,
+    never what a reporter wrote."""
+
+    __tablename__ = "officer_match_keys"
+    key: str = Field(primary_key=True, max_length=200)
+    officer_id: int = Field(primary_key=True, foreign_key="officers.id", index=True)
+
+
 class OfficerLink(SQLModel, table=True):
     """An officer's own Telegram chat, linked with `/link`, for content-free notifications.
 
@@ -154,11 +164,28 @@ class CaseKey(SQLModel, table=True):
     granted_by: int | None = Field(default=None, foreign_key="officers.id")
 
 
+class CaseConflict(SQLModel, table=True):
+    """Who is conflicted out of a case: the officers named in it (as matched at submission, and later), and
+    the units of officers matched later. Sealed under the relay keyring, padded, one row for every case.
+
+    Why sealed and not in clear: who was named is content (promise 2); why the relay keyring: the server
+    (notices, queue listings) must apply the conflict rule without a case key (storage.conflicts).
+    """
+
+    __tablename__ = "case_conflicts"
+    case_id: str = Field(primary_key=True, foreign_key="cases.id", max_length=32)
+    key_id: str = Field(max_length=16)
+    sealed: bytes = _blob()
+
+
 class CaseItem(SQLModel, table=True):
     """One sealed item of a case: the report, evidence, a message, a note, a check-in answer."""
 
     __tablename__ = "case_items"
-    __table_args__ = (Index("ix_case_items_case_seq", "case_id", "seq", unique=True),)
+    __table_args__ = (
+        Index("ix_case_items_case_seq", "case_id", "seq", unique=True),
+        Index("ix_case_items_case_source", "case_id", "source_digest", unique=True),
+    )
     id: str = Field(primary_key=True, max_length=32)
     case_id: str = Field(foreign_key="cases.id", max_length=32)
     seq: int
@@ -169,14 +196,21 @@ class CaseItem(SQLModel, table=True):
     ciphertext: bytes = _blob()
     # A second sealing of a message meant for the reporter, to the receipt-derived key.
     reporter_ciphertext: bytes | None = _blob(nullable=True)
+    # A reporter's addition: a keyed hash (lookup key) of the message it came from, so a message handled
+    # twice (redelivered, or retried after a crash) is stored once. Never the chat or message id itself.
+    source_digest: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
 
 
 class Receipt(SQLModel, table=True):
     """A receipt code's keyed hash (HMAC under the server pepper): the code itself is never stored."""
 
     __tablename__ = "receipts"
+    __table_args__ = (Index("ix_receipts_submission_digest", "submission_digest", unique=True),)
     digest: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
     case_id: str = Field(foreign_key="cases.id", max_length=32, unique=True)
+    # A keyed hash (lookup key) of the draft's submission key: a repeated submit of the same draft finds
+    # the case it already made instead of making a second one.
+    submission_digest: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
 
 
 class ContactHandle(SQLModel, table=True):
@@ -197,6 +231,17 @@ class Draft(SQLModel, table=True):
     sealed: bytes = _blob()
     updated_at: datetime
     expires_at: datetime = Field(index=True)
+
+
+class HandledUpdate(SQLModel, table=True):
+    """A Telegram update already applied, under a keyed tag of its id (see storage/updates.py).
+
+    No chat tag, no exact time: only the hour it was handled, to purge it by.
+    """
+
+    __tablename__ = "handled_updates"
+    update_tag: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    handled_hour: datetime = Field(index=True)
 
 
 class ReceiptAttempt(SQLModel, table=True):
@@ -271,8 +316,31 @@ class DeskAccount(SQLModel, table=True):
     totp_key_id: str | None = Field(default=None, max_length=16)
     totp_sealed: bytes | None = _blob(nullable=True)
     totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    failed_logins: int = 0
-    locked_until: datetime | None = None
+    # Bumped by a password reset, a second-factor reset or an operator's `end_sessions`: every live desk
+    # session carries the epoch it began in, and one from an older epoch ends at its next request.
+    session_epoch: int = 0
+    # The one-time code an operator hands over out of band for the first second-factor enrolment: only
+    # its keyed hash (lookup key), single use, with an expiry.
+    enrolment_digest: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
+    enrolment_expires_at: datetime | None = None
+
+
+class DeskSignInAttempt(SQLModel, table=True):
+    """Sign-in attempts per login and client, counted before each check, for back-off.
+
+    Both are keyed tags (lookup key), never the login typed or the address: a login that exists and one
+    that does not are counted alike, so the back-off says nothing about which logins exist. The row with
+    an empty client tag counts one login's failures from clients it never signed in from (`trusted`).
+    Officer-side times: kept to the second, purged once stale (storage.desk_accounts.purge_attempts).
+    """
+
+    __tablename__ = "desk_signin_attempts"
+    login_tag: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    client_tag: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    failures: int = 0
+    blocked_until: datetime | None = None
+    trusted: bool = False
+    last_at: datetime
 
 
 class CaseAssignment(SQLModel, table=True):

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import audit, crypto
+from storage import audit, crypto, naming
 from storage.clock import coarsen
-from storage.db import Pending, Query, query_sync
+from storage.conflicts import CASEWORK_ROLES
+from storage.db import Pending, Query, insert_rows, query_sync
 from storage.errors import InputError, InvalidPassphraseError, NotFoundError, NotPermittedError
-from storage.models import Officer, Queue, QueueMember, Unit
+from storage.models import Officer, OfficerMatchKey, Queue, QueueMember, Unit
 from storage.vault import Vault
 
 ROLES = ("standards-officer", "queue-lead", "policy-admin", "auditor", "operator")
@@ -55,6 +57,18 @@ class OfficerSummary:
     active: bool
 
 
+def check_may_join_queue(login: str, roles: Iterable[str]) -> None:
+    """NotPermittedError unless an officer with these roles may be a queue member (a casework role).
+
+    Why: a queue member is wrapped every new case routed to the queue at submission; an auditor or a
+    policy admin in a queue would be one insider's row away from reading reports (see storage.conflicts).
+    """
+    if not set(CASEWORK_ROLES) & set(roles):
+        raise NotPermittedError(
+            f"{login} cannot join a queue: that needs the role {' or '.join(CASEWORK_ROLES)}"
+        )
+
+
 def check_passphrase(passphrase: str) -> None:
     """Refuse passphrases too short to resist offline guessing against a stolen database."""
     if len(passphrase) < MIN_PASSPHRASE_CHARS:
@@ -81,6 +95,8 @@ async def add(
     unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
         raise InputError(f"roles must be among {', '.join(ROLES)}")
+    if queues:
+        check_may_join_queue(login, roles)
     check_passphrase(passphrase)
     pair = crypto.generate_keypair()
     # Why a thread: Argon2id is deliberately slow and would stall every other chat on the event loop.
@@ -112,6 +128,12 @@ async def add(
         )
         session.add(officer)
         await session.flush()
+        assert officer.id is not None
+        await insert_rows(
+            session,
+            OfficerMatchKey,
+            match_key_rows(officer.id, display_name=officer.display_name, staff_number=officer.staff_number),
+        )
         for queue_id in queues:
             await _add_membership(session, officer=officer, queue_id=queue_id)
         await audit.append(
@@ -145,10 +167,14 @@ async def add_membership(session: AsyncSession, *, login: str, queue_id: str) ->
     return officer
 
 
-async def get_by_login(session: AsyncSession, *, login: str) -> Officer:
-    """The officer with this login, or NotFoundError."""
+async def get_by_login(session: AsyncSession, *, login: str, include_inactive: bool = False) -> Officer:
+    """The active officer with this login (any, with `include_inactive`), or NotFoundError.
+
+    Why active by default: a deactivated officer must not be granted, assigned or added to a queue; only
+    directory upkeep (reactivating, say) needs to find them, and says so.
+    """
     officer = (await session.exec(select(Officer).where(Officer.login == login))).first()
-    if officer is None:
+    if officer is None or not (officer.active or include_inactive):
         raise NotFoundError(f"no officer with login {login!r}")
     return officer
 
@@ -207,46 +233,136 @@ async def unlock(vault: Vault, *, login: str, passphrase: str) -> UnlockedOffice
 
 
 class DirectoryMatch(NamedTuple):
-    """An officer of the directory found among the people a report names."""
+    """An officer of the directory found among the people a report names.
+
+    `certain` when a staff number or the whole name matched; otherwise a likely match (initial and
+    surname, a rare surname alone, a number without its prefix, a surname one letter off), which leaves
+    the officer out of the key holders all the same but not their unit. `reason` says which, for the
+    queue lead (sealed in the case, never shown to the reporter, never logged).
+    """
 
     id: int
     unit_id: str | None
+    certain: bool = True
+    reason: str = ""
+    login: str = ""
 
+
+# At most this many officers may share a surname (or a fuzzy spelling) for it alone to leave them out.
+RARE_SURNAME = 3
 
 _NAMED_IN = Query(
-    postgresql="SELECT id, unit_id FROM officers WHERE name_key = ANY(%s) OR staff_number = ANY(%s) ORDER BY id",
-    sqlite="SELECT id, unit_id FROM officers WHERE name_key IN (SELECT value FROM json_each(?)) "
-    "OR staff_number IN (SELECT value FROM json_each(?)) ORDER BY id",
+    postgresql="SELECT k.key, o.id, o.unit_id, o.login, o.display_name, COUNT(*) OVER (PARTITION BY k.key) "
+    "FROM officer_match_keys k JOIN officers o ON o.id = k.officer_id WHERE k.key = ANY(%s) ORDER BY o.id",
+    sqlite="SELECT k.key, o.id, o.unit_id, o.login, o.display_name, COUNT(*) OVER (PARTITION BY k.key) "
+    "FROM officer_match_keys k JOIN officers o ON o.id = k.officer_id "
+    "WHERE k.key IN (SELECT value FROM json_each(?)) ORDER BY o.id",
 )
 
 
-async def named_in(
-    session: AsyncSession, *, names: set[str], staff_numbers: set[str]
-) -> list[DirectoryMatch]:
-    """Officers whose normalised name or staff number is among those given."""
-    return await session.run_sync(lambda sync: named_in_sync(sync, names=names, staff_numbers=staff_numbers))
+class PendingMatches:
+    """The officers named, once the lookup sent with `send_named_in` is answered."""
+
+    def __init__(self, rows: Pending, probes: list[naming.Probe]) -> None:
+        self._rows, self._probes = rows, probes
+
+    def matches(self) -> list[DirectoryMatch]:
+        return _matches(self._rows.rows(), self._probes)
 
 
-def named_in_sync(session: Session, *, names: set[str], staff_numbers: set[str]) -> list[DirectoryMatch]:
+async def named_in(session: AsyncSession, *, people: Iterable[tuple[str, str]]) -> list[DirectoryMatch]:
+    """Officers of the directory that the (name, staff number) answers given may mean; see storage.naming."""
+    return await session.run_sync(lambda sync: named_in_sync(sync, people=people))
+
+
+def named_in_sync(session: Session, *, people: Iterable[tuple[str, str]]) -> list[DirectoryMatch]:
     """The same, in a synchronous unit of work."""
-    return [
-        DirectoryMatch(*row)
-        for row in send_named_in(session, names=names, staff_numbers=staff_numbers).rows()
-    ]
+    return send_named_in(session, people=people).matches()
 
 
-def send_named_in(session: Session, *, names: set[str], staff_numbers: set[str]) -> Pending:
-    """The same, sent (in a pipeline, if one is open) to be read later; it runs in every submission."""
-    if not names and not staff_numbers:
-        return Pending(list)
-    return query_sync(session, _NAMED_IN, sorted(names), sorted(staff_numbers))
+def send_named_in(session: Session, *, people: Iterable[tuple[str, str]]) -> PendingMatches:
+    """The same, sent (in a pipeline, if one is open) to be read later; it runs in every submission.
+
+    Why one indexed lookup: every way a name or number may be written is reduced to keys on both sides
+    (storage.naming), so a submission costs one query on the primary key, however large the directory.
+    """
+    probes = [naming.probe_keys(name, number) for name, number in people if name.strip() or number.strip()]
+    keys = sorted(set().union(*(p.keys for p in probes))) if probes else []
+    if not keys:
+        return PendingMatches(Pending(list), [])
+    return PendingMatches(query_sync(session, _NAMED_IN, keys), probes)
+
+
+def _matches(rows: list[tuple[Any, ...]], probes: list[naming.Probe]) -> list[DirectoryMatch]:
+    """Officers found per named person. An unsure match is dropped when an officer matched for certain
+    also matches what it rests on ("D. Smith 1234": Dave Smith 1234 explains the name, so Dan Smith is not
+    left out; "D. Smith 9999" with 9999 someone else's: both are). A surname alone or a fuzzy spelling
+    counts only when few officers share it."""
+    officers: dict[int, tuple[str | None, str]] = {}
+    found: dict[int, set[str]] = {}
+    for probe in probes:
+        hits: dict[int, set[str]] = {}
+        for key, officer_id, unit_id, login, display_name, sharing in rows:
+            if key not in probe.keys:
+                continue
+            kind = key[0]
+            if kind == "s" and sharing > RARE_SURNAME:
+                continue
+            if kind == "e" and not any(
+                naming.one_edit_apart(mine, theirs)
+                for mine in probe.fuzzy.get(key, ())
+                for theirs in naming.directory_surnames(display_name)
+            ):
+                continue
+            officers[officer_id] = (unit_id, login)
+            hits.setdefault(officer_id, set()).add(kind)
+        fuzzy = [i for i, kinds in hits.items() if kinds == {"e"}]
+        if len(fuzzy) > RARE_SURNAME:
+            for officer_id in fuzzy:
+                del hits[officer_id]
+        certain = [kinds for kinds in hits.values() if kinds & naming.CERTAIN_KINDS]
+        explained = {
+            aspect
+            for aspect in (naming.NAME_KINDS, naming.NUMBER_KINDS)
+            for kinds in certain
+            if kinds & aspect
+        }
+        for officer_id, kinds in hits.items():
+            # An unsure match stands unless an officer matched for certain also explains what it rests on.
+            if kinds & naming.CERTAIN_KINDS or any(
+                kinds & a for a in (naming.NAME_KINDS, naming.NUMBER_KINDS) if a not in explained
+            ):
+                found.setdefault(officer_id, set()).update(kinds)
+    result = []
+    for officer_id in sorted(found):
+        kinds = found[officer_id]
+        unit_id, login = officers[officer_id]
+        strongest = naming.strongest(kinds)
+        result.append(
+            DirectoryMatch(
+                id=officer_id,
+                unit_id=unit_id,
+                certain=bool(kinds & naming.CERTAIN_KINDS),
+                reason=naming.REASONS[strongest],
+                login=login,
+            )
+        )
+    return result
+
+
+def match_key_rows(officer_id: int, *, display_name: str, staff_number: str | None) -> list[dict[str, Any]]:
+    """The officer_match_keys rows for one directory entry."""
+    keys = naming.directory_keys(display_name, staff_number)
+    return [{"key": key, "officer_id": officer_id} for key in sorted(keys)]
 
 
 def normalise_staff_number(value: str | None) -> str:
-    """Staff or collar numbers compared without spaces, hyphens or case."""
+    """A staff or collar number as stored: without spaces, hyphens, slashes or case (storage.naming
+    compares numbers more loosely)."""
     return re.sub(r"[\s\-/]", "", value or "").upper()
 
 
 def normalise_name(value: str) -> str:
-    """Names compared case-insensitively with runs of white space folded."""
+    """The officers.name_key column: the display name case-folded, white space folded (matching uses
+    storage.naming's keys instead)."""
     return " ".join(value.casefold().split())

@@ -3,6 +3,13 @@
 Entries are claimed with a lease by the dispatcher (see issue on follow-up); this module schedules,
 lists and cancels them. A message for the reporter carries a copy sealed under the relay keyring,
 destroyed once delivered, so the bot can deliver it without being able to open the case.
+
+Times (promise 1): an entry that still waits (pending, or claimed under a lease) keeps its exact due
+time, because a check-in's send time is drawn at random within hours (jitter) and a retry comes seconds
+later; rounded to the hour every check-in would go out on the hour, and a retry would come due at once.
+The moment an entry stops waiting (sent, notified, done, failed, cancelled) every time on it is
+coarsened to the hour and the lease is cleared (`coarsen_settled`, applied to every ORM write of an
+entry), so the database keeps when a reporter's phone was pinged only for as long as it is in the future.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +34,46 @@ DEADLINE_WARNING = "deadline-warning"
 DEADLINE_DUE = "deadline-due"
 PROGRESS_UPDATE = "progress-update"
 PURGE = "purge"
+# Statuses in which an entry still waits for its moment and may keep exact times.
+WAITING = ("pending", "claimed")
+
+
+def coarse_detail(value: Any) -> Any:
+    """A copy of an entry's detail with every time in it (a datetime, or text in ISO 8601 form) coarsened."""
+    if isinstance(value, dict):
+        return {key: coarse_detail(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [coarse_detail(item) for item in value]
+    if isinstance(value, datetime):
+        return coarsen(value).isoformat()
+    if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-" and value[10:11] in ("T", " "):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return coarsen(moment).isoformat() if moment.tzinfo is not None else value
+    return value
+
+
+def coarsen_settled(entry: OutboxEntry) -> None:
+    """Coarsen every time on an entry that no longer waits, and drop its lease (see the module's note)."""
+    if entry.status in WAITING:
+        return
+    entry.due_at, entry.created_at = coarsen(entry.due_at), coarsen(entry.created_at)
+    if entry.done_at is not None:
+        entry.done_at = coarsen(entry.done_at)
+    entry.lease_owner = entry.lease_until = None
+    detail = coarse_detail(entry.detail)
+    if detail != entry.detail:
+        entry.detail = detail
+
+
+@event.listens_for(OutboxEntry, "before_insert")
+@event.listens_for(OutboxEntry, "before_update")
+def _settle_on_write(_mapper: Any, _connection: Any, entry: OutboxEntry) -> None:
+    """Why a mapper event: every path that finishes an entry (here, in storage.followup, storage.conflicts
+    and any added later) goes through the ORM, so none can leave exact times on a finished entry."""
+    coarsen_settled(entry)
 
 
 def schedule(
@@ -97,7 +145,7 @@ def deadline_rows(
     *, case_id: str, name: str, start: datetime, due: datetime, now: datetime
 ) -> list[dict[str, Any]]:
     """A warning at three quarters of the time, and the deadline itself."""
-    warning_at = start + (due - start) * 3 / 4
+    warning_at = coarsen(start + (due - start) * 3 / 4)
     return [
         entry_row(
             kind=DEADLINE_WARNING, due_at=warning_at, now=now, case_id=case_id, detail={"deadline": name}
@@ -130,16 +178,24 @@ async def add_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
 async def cancel(
     session: AsyncSession, *, case_id: str, kinds: tuple[str, ...] | None = None, reason: str
 ) -> int:
-    """Cancel pending entries of a case (all, or of some kinds); sealed copies are destroyed too."""
-    statement = (
-        update(OutboxEntry)
-        .where(col(OutboxEntry.case_id) == case_id, col(OutboxEntry.status) == "pending")
-        .values(status="cancelled", sealed_payload=None, key_id=None, last_error=reason[:200])
+    """Cancel pending entries of a case (all, or of some kinds); sealed copies are destroyed too.
+
+    Why through the ORM rather than one UPDATE: a cancelled entry's times are coarsened on the way
+    (coarsen_settled). FOR UPDATE (PostgreSQL) waits for a dispatcher that is claiming the same row and
+    then sees it claimed, so an entry being sent is not cancelled under it.
+    """
+    statement = select(OutboxEntry).where(
+        col(OutboxEntry.case_id) == case_id, col(OutboxEntry.status) == "pending"
     )
     if kinds:
         statement = statement.where(col(OutboxEntry.kind).in_(kinds))
-    result = await session.exec(statement)  # type: ignore[call-overload]
-    return int(result.rowcount or 0)
+    entries = list((await session.exec(statement.with_for_update())).all())
+    for entry in entries:
+        entry.status, entry.sealed_payload, entry.key_id = "cancelled", None, None
+        entry.last_error = reason[:200]
+        session.add(entry)
+    await session.flush()
+    return len(entries)
 
 
 async def pending_for_case(session: AsyncSession, *, case_id: str) -> list[OutboxEntry]:
@@ -203,7 +259,7 @@ async def finish(
             return
         entry.status, entry.lease_owner, entry.lease_until = status, None, None
         entry.last_error = error[:200] if error else None
-        if status in ("sent", "failed", "cancelled"):
+        if status not in WAITING:
             entry.done_at = coarsen(vault.clock.now())
         if not keep_payload:
             entry.sealed_payload, entry.key_id = None, None

@@ -19,6 +19,7 @@ from sqlalchemy import String, and_, cast, func, literal, or_, tuple_
 from sqlmodel import col, select
 
 from policies.schema import ID_PATTERN, PRIORITIES
+from storage import conflicts as conflict_rule
 from storage.cases import CHECKIN_ANSWER, REPORTER_MESSAGE
 from storage.errors import InputError
 from storage.models import Case, CaseAssignment, CaseItem, CaseKey, CaseQueue, Officer, QueueMember
@@ -128,6 +129,34 @@ def _decode_cursor(cursor: str, sort: str) -> tuple[datetime, str]:
     return moment, case_id
 
 
+async def _visible(
+    vault: Vault, session: Any, statement: Any, officer_id: int, limit: int, after: Any, column_name: str
+) -> tuple[list[Any], bool]:
+    """Up to `limit` rows of the statement that the conflict rule lets this officer see, and whether more
+    follow. Why in Python: who is conflicted out is sealed (storage.conflicts), so SQL cannot filter on it;
+    a conflicted case is rare, so one batch nearly always fills the page."""
+    me = await session.get(Officer, officer_id)
+    if me is None or not conflict_rule.may_work(me, None):
+        return [], False
+    found: list[Any] = []
+    batch_statement = statement
+    while True:
+        batch = list((await session.exec(batch_statement.limit(limit + 1))).all())
+        records = await conflict_rule.recorded_many(session, vault.keys.relay, [row[0] for row in batch])
+        for row in batch:
+            case, _login, openable, escalated = row
+            if conflict_rule.may_learn(
+                me, conflicts=records[case.id], holds_key=bool(openable), escalated_member=bool(escalated)
+            ):
+                found.append(row)
+        if len(found) > limit:
+            return found[:limit], True
+        if len(batch) <= limit:
+            return found, False
+        last = batch[-1][0]
+        batch_statement = statement.where(after(getattr(last, column_name), last.id))
+
+
 async def page(
     vault: Vault,
     *,
@@ -138,7 +167,8 @@ async def page(
     limit: int = 50,
 ) -> QueuePage:
     """One page of the cases this officer holds a wrapped key for, and of those escalated to a queue of
-    theirs that nobody has granted them yet (marked not openable: metadata only, as the notice said)."""
+    theirs that nobody has granted them yet (marked not openable: metadata only, as the notice said);
+    of these, only the ones the conflict rule lets them learn of (storage.conflicts.may_learn)."""
     filters = filters or QueueFilter()
     filters.check()
     if sort not in SORTS:
@@ -170,7 +200,7 @@ async def page(
         .scalar_subquery()
     )
     statement: Any = (
-        select(Case, Officer.login, holds_key.label("openable"))
+        select(Case, Officer.login, holds_key.label("openable"), escalated_to_them.label("escalated"))
         .outerjoin(CaseAssignment, col(CaseAssignment.case_id) == col(Case.id))
         .outerjoin(Officer, col(Officer.id) == col(CaseAssignment.officer_id))
         .where(
@@ -189,21 +219,22 @@ async def page(
         statement = statement.where(col(Case.reference).startswith(filters.reference.strip().upper()))
     if filters.assigned_to_me:
         statement = statement.where(CaseAssignment.officer_id == officer_id)
-    if cursor:
-        value, case_id = _decode_cursor(cursor, sort)
+
+    def after(value: datetime, case_id: str) -> Any:
         key = tuple_(sort_column, col(Case.id))
         # Typed binds: the stored form of a time differs by engine, and the cursor must compare as stored.
         bound = tuple_(literal(value, sort_column.type), literal(case_id, col(Case.id).type))
-        statement = statement.where(key < bound if descending else key > bound)
+        return key < bound if descending else key > bound
+
+    if cursor:
+        statement = statement.where(after(*_decode_cursor(cursor, sort)))
     order = (
         (sort_column.desc(), col(Case.id).desc()) if descending else (sort_column.asc(), col(Case.id).asc())
     )
-    statement = statement.order_by(*order).limit(limit + 1)
+    statement = statement.order_by(*order)
     async with vault.db.reading() as session:
-        found = list((await session.exec(statement)).all())
-        more = len(found) > limit
-        found = found[:limit]
-        ids = [case.id for case, _login, _openable in found]
+        found, more = await _visible(vault, session, statement, officer_id, limit, after, column_name)
+        ids = [case.id for case, _login, _openable, _escalated in found]
         queues: dict[str, list[str]] = {case_id: [] for case_id in ids}
         last_by: dict[tuple[str, str], int] = {}
         if ids:
@@ -250,7 +281,7 @@ async def page(
             new_message=last_by.get((case.id, "reporter"), 0) > last_by.get((case.id, "officer"), 0),
             openable=bool(openable),
         )
-        for case, login, openable in found
+        for case, login, openable, _escalated in found
     )
     next_cursor = None
     if more and found:

@@ -1,5 +1,5 @@
-"""Relay key rotation: re-seal contact handles, drafts, outbox copies, officers' chat links and desk TOTP
-secrets under the newly active key."""
+"""Relay key rotation: re-seal contact handles, drafts, outbox copies, officers' chat links, desk TOTP
+secrets and cases' conflict records under the newly active key."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from sqlmodel import col, select
 from storage import audit, desk_accounts
 from storage.cases import CONTACT_PURPOSE
 from storage.clock import coarsen
+from storage.conflicts import CONFLICTS_PURPOSE
 from storage.drafts import DRAFT_PURPOSE
 from storage.followup import LINK_PURPOSE
 from storage.keyring import RelayKeyring
-from storage.models import ContactHandle, Draft, OfficerLink, OutboxEntry
+from storage.models import CaseConflict, ContactHandle, Draft, OfficerLink, OutboxEntry
 from storage.outbox import OUTBOX_PURPOSE
 from storage.vault import Vault
 
@@ -27,6 +28,7 @@ class RotationResult:
     outbox: int
     totp: int = 0
     links: int = 0
+    conflicts: int = 0
 
 
 async def reseal_all(vault: Vault, *, keyring: RelayKeyring, actor: str) -> RotationResult:
@@ -36,7 +38,7 @@ async def reseal_all(vault: Vault, *, keyring: RelayKeyring, actor: str) -> Rota
     old keys are retired only after this commits (see `candour keys rotate-relay`).
     """
     active = keyring.active_id
-    counts = {"contacts": 0, "drafts": 0, "outbox": 0, "totp": 0, "links": 0}
+    counts = {"contacts": 0, "drafts": 0, "outbox": 0, "totp": 0, "links": 0, "conflicts": 0}
     async with vault.db.transaction() as session:
         for contact in (
             await session.exec(select(ContactHandle).where(ContactHandle.key_id != active))
@@ -76,6 +78,16 @@ async def reseal_all(vault: Vault, *, keyring: RelayKeyring, actor: str) -> Rota
             link.key_id, link.sealed = keyring.seal(plain, purpose=LINK_PURPOSE, context=context)
             session.add(link)
             counts["links"] += 1
+        # Left behind, retiring the old key would leave notices and queues unable to apply the conflict rule.
+        for record in (await session.exec(select(CaseConflict).where(CaseConflict.key_id != active))).all():
+            plain = keyring.open(
+                record.key_id, record.sealed, purpose=CONFLICTS_PURPOSE, context=record.case_id
+            )
+            record.key_id, record.sealed = keyring.seal(
+                plain, purpose=CONFLICTS_PURPOSE, context=record.case_id
+            )
+            session.add(record)
+            counts["conflicts"] += 1
         # Desk second factors are relay-sealed too; left behind, retiring the old key would lock officers out.
         counts["totp"] = await desk_accounts.reseal_totp(session, keyring=keyring)
         await audit.append(

@@ -8,7 +8,7 @@ limits load. Why typos don't count: the check character tells them apart before 
 from __future__ import annotations
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, delete, select
 
 from storage import cases, receipts
 from storage.clock import coarsen
@@ -35,6 +35,22 @@ async def failures_this_hour(vault: Vault, *, chat_ref: str) -> int:
             )
         ).one()
     return int(count)
+
+
+async def purge_old_windows(vault: Vault) -> int:
+    """Delete the failure counts of every hour before the current one; returns how many rows went.
+
+    Threat: kept for ever, the rows say in which hours some chat (under its keyed tag) typed wrong codes,
+    a trail that with the lookup key links a chat to its attempts over months. Only the current hour's
+    window is ever read, so nothing older is needed. Why a periodic sweep (the bot's expiry job, beside
+    drafts) rather than at each receipt check: a chat that never comes back would never be swept by its
+    own checks, and the guessing path stays one small write.
+    """
+    async with vault.db.transaction() as session:
+        result = await session.exec(  # type: ignore[call-overload]
+            delete(ReceiptAttempt).where(col(ReceiptAttempt.window_start) < coarsen(vault.clock.now()))
+        )
+        return int(result.rowcount or 0)
 
 
 async def case_for_receipt(vault: Vault, *, chat_ref: str, code: str) -> str:

@@ -179,3 +179,9 @@ async def world(vault: Vault, clock: ManualClock) -> AsyncIterator[BotWorld]:
             yield bot_world
         finally:
             await bot_world.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the slow multi-process tests first, so that under pytest-xdist they overlap everything else
+    instead of trailing after it (the order is otherwise unchanged)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -14,7 +14,10 @@ from storage.clock import ManualClock
 from storage.vault import Vault
 
 PASSWORD = "desk password for tests"
-BASE_URL = "https://desk.test"
+# A host the desk trusts by default (desk_trusted_hosts): any other Host header is refused.
+BASE_URL = "https://localhost"
+# The one-time enrolment codes handed over with each desk password, as an operator would (by vault, login).
+ENROLMENT_CODES: dict[tuple[int, str], str] = {}
 
 
 @dataclass
@@ -62,8 +65,13 @@ async def enrol(vault: Vault, client: DeskClient, clock: ManualClock) -> bytes:
     begun = await client.post("/api/account/totp/begin")
     assert begun.status_code == 200, begun.text
     secret = _secret_from(begun.json()["secret"])
+    login = (await client.get("/api/session")).json()["login"]
     confirmed = await client.post(
-        "/api/account/totp/confirm", {"code": crypto.totp_code(secret, at=clock.now().timestamp())}
+        "/api/account/totp/confirm",
+        {
+            "code": crypto.totp_code(secret, at=clock.now().timestamp()),
+            "enrolment_code": ENROLMENT_CODES[(id(vault), login)],
+        },
     )
     assert confirmed.status_code == 200, confirmed.text
     client.totp_secret = secret
@@ -74,5 +82,9 @@ def _secret_from(base32: str) -> bytes:
     return base64.b32decode(base32 + "=" * (-len(base32) % 8))
 
 
-async def give_password(vault: Vault, login: str) -> None:
-    await desk_accounts.set_password(vault, login=login, password=PASSWORD)
+async def give_password(vault: Vault, login: str) -> str | None:
+    """A desk password for `login`, keeping the enrolment code the operator would hand over."""
+    code = await desk_accounts.set_password(vault, login=login, password=PASSWORD)
+    if code is not None:
+        ENROLMENT_CODES[(id(vault), login)] = code
+    return code

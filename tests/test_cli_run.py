@@ -22,6 +22,7 @@ def engine_name() -> str:
     return "sqlite"
 
 
+@pytest.mark.slow
 async def test_run_serves_the_bot_until_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOUR_")}
     env.update(

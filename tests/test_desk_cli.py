@@ -60,7 +60,8 @@ async def cli(*args: str, env: dict[str, str] | None = None, input: str | None =
 
 
 async def enrolled_alice(vault: Vault, clock) -> bytes:
-    await desk_accounts.set_password(vault, login="alice", password=PASSWORD)
+    enrolment = await desk_accounts.set_password(vault, login="alice", password=PASSWORD)
+    assert enrolment is not None
     signed = await desk_accounts.sign_in(
         vault,
         login="alice",
@@ -74,6 +75,7 @@ async def enrolled_alice(vault: Vault, clock) -> bytes:
         officer_id=signed.officer_id,
         secret=secret,
         code=crypto.totp_code(secret, at=clock.now().timestamp()),
+        enrolment_code=enrolment,
     )
     clock.advance(timedelta(seconds=30))
     return secret
@@ -111,7 +113,7 @@ async def test_desk_cli_login_queue_show_pull(vault: Vault, live_desk: str, cloc
         "000000",
         env=env,
     )
-    assert wrong.exit_code == 1 and "wrong login, password or code (HTTP 401)" in wrong.output
+    assert wrong.exit_code == 1 and f"{desk_accounts.REFUSED} (HTTP 401)" in wrong.output
     assert not session_file.exists()
 
     code = crypto.totp_code(secret, at=clock.now().timestamp())

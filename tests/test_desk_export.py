@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from sqlmodel import col, select
 
 from desk.app import build_app
+from storage import cases
 from storage.models import AuditEntry
 from storage.vault import Vault
 from tests.desk_world import DeskClient
@@ -188,3 +189,30 @@ def test_pdf_logs_no_case_content(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level("DEBUG"):
         export.pdf(export.CaseExport(case=case, files=(), exported_by="carol", exported_at=moment))
     assert not any("仕" in r.getMessage() or "\\u4ed5" in r.getMessage() for r in caplog.records)
+
+
+async def test_pdf_shows_each_files_caption(vault: Vault, desk_app, clock, clients, make_officer) -> None:
+    """The caption the reporter wrote with a file is in the PDF beside that file, as in the zip manifest."""
+    await make_officer("carol", queues=("psd-conduct",), unit="professional-standards")
+    caption = "The rota he changed after I complained — Żaneta saw it"
+    result = await submit(
+        vault,
+        evidence=(
+            cases.Evidence(filename="rota.png", media_type="image/png", content=PNG, caption=caption),
+            cases.Evidence(filename="plain.txt", media_type="text/plain", content=b"no caption here"),
+        ),
+    )
+    carol = await signed_in(desk_app, vault, clock, clients, "carol")
+    response = await carol.get(f"/api/cases/{result.reference}/export.pdf")
+    _is_download(response, "application/pdf", f"{result.reference}.pdf")
+    text = " ".join(_pdf_text(response.content).split())
+    evidence = text.split("Evidence files", 1)[1]
+    assert caption in evidence, evidence
+    # Beside its own file: after rota.png's line, before the next file's.
+    assert evidence.index("rota.png") < evidence.index(caption) < evidence.index("plain.txt")
+    bundle = json.loads(
+        zipfile.ZipFile(
+            io.BytesIO((await carol.get(f"/api/cases/{result.reference}/export.zip")).content)
+        ).read(f"{result.reference}/case.json")
+    )
+    assert [f.get("caption") for f in bundle["files"]] == [caption, ""]

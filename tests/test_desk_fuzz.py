@@ -151,7 +151,8 @@ class Officer:
 
 
 async def enrolled(vault: Vault, clock: ManualClock, login: str) -> bytes:
-    await desk_accounts.set_password(vault, login=login, password=PASSWORD)
+    enrolment = await desk_accounts.set_password(vault, login=login, password=PASSWORD)
+    assert enrolment is not None
     signed = await desk_accounts.sign_in(
         vault,
         login=login,
@@ -165,6 +166,7 @@ async def enrolled(vault: Vault, clock: ManualClock, login: str) -> bytes:
         officer_id=signed.officer_id,
         secret=secret,
         code=crypto.totp_code(secret, at=clock.now().timestamp()),
+        enrolment_code=enrolment,
     )
     return secret
 

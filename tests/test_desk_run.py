@@ -37,6 +37,7 @@ async def _candour(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subpro
     )
 
 
+@pytest.mark.slow
 async def test_run_serves_bot_and_desk_until_sigterm(tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOUR_")}

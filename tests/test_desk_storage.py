@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from candour.app import open_vault
 from storage import case_desk, cases, casework, crypto, desk_accounts, keyring, queue_view, rotation
-from storage.errors import InputError, NotEntitledError, NotFoundError, NotPermittedError
+from storage.errors import CannotWorkError, InputError, NotFoundError, NotPermittedError
 from storage.models import AuditEntry, DeskAccount
 from storage.vault import Vault
 
@@ -41,10 +41,10 @@ async def test_sign_in_locks_out_after_failures_and_unlocks_later(vault: Vault, 
     for _ in range(2):
         with pytest.raises(desk_accounts.SignInRefusedError):
             await desk_accounts.sign_in(vault, login="alice", password="wrong again!!", code=None, rule=RULE)
-    # Locked now: even the right password is refused until the lock ends.
-    with pytest.raises(desk_accounts.LockedOutError, match="locked until"):
+    # Backing off now: even the right password gets the one answer until the wait ends.
+    with pytest.raises(desk_accounts.SignInRefusedError, match="too many attempts"):
         await desk_accounts.sign_in(vault, login="alice", password=PASSWORD, code=None, rule=RULE)
-    assert "desk.locked-out" in await _actions(vault)
+    assert "desk.backing-off" in await _actions(vault)
     clock.advance(timedelta(minutes=16))
     assert (await desk_accounts.sign_in(vault, login="alice", password=PASSWORD, code=None, rule=RULE)).login
 
@@ -57,13 +57,18 @@ async def test_short_password_is_refused_and_nothing_stored(vault: Vault) -> Non
 
 
 async def test_totp_enrolment_and_no_replay(vault: Vault, clock) -> None:
-    await desk_accounts.set_password(vault, login="alice", password=PASSWORD)
+    enrolment = await desk_accounts.set_password(vault, login="alice", password=PASSWORD)
+    assert enrolment is not None
     signed = await desk_accounts.sign_in(vault, login="alice", password=PASSWORD, code=None, rule=RULE)
     secret = desk_accounts.new_totp_secret()
     with pytest.raises(InputError, match="does not match"):
-        await desk_accounts.enrol_totp(vault, officer_id=signed.officer_id, secret=secret, code="000000x")
+        await desk_accounts.enrol_totp(
+            vault, officer_id=signed.officer_id, secret=secret, code="000000x", enrolment_code=enrolment
+        )
     code = crypto.totp_code(secret, at=clock.now().timestamp())
-    await desk_accounts.enrol_totp(vault, officer_id=signed.officer_id, secret=secret, code=code)
+    await desk_accounts.enrol_totp(
+        vault, officer_id=signed.officer_id, secret=secret, code=code, enrolment_code=enrolment
+    )
     assert desk_accounts.totp_uri(secret, login="alice").startswith("otpauth://totp/")
 
     # The code used to enrol cannot sign in: it has been seen.
@@ -85,7 +90,8 @@ async def test_totp_enrolment_and_no_replay(vault: Vault, clock) -> None:
 
 
 async def test_rotation_reseals_totp_secrets(settings, vault: Vault, clock) -> None:
-    await desk_accounts.set_password(vault, login="alice", password=PASSWORD)
+    enrolment = await desk_accounts.set_password(vault, login="alice", password=PASSWORD)
+    assert enrolment is not None
     signed = await desk_accounts.sign_in(vault, login="alice", password=PASSWORD, code=None, rule=RULE)
     secret = desk_accounts.new_totp_secret()
     await desk_accounts.enrol_totp(
@@ -93,6 +99,7 @@ async def test_rotation_reseals_totp_secrets(settings, vault: Vault, clock) -> N
         officer_id=signed.officer_id,
         secret=secret,
         code=crypto.totp_code(secret, at=clock.now().timestamp()),
+        enrolment_code=enrolment,
     )
     new_id = keyring.add_relay_key(settings.keys_dir)
     rotated = await open_vault(settings, clock=clock)
@@ -204,7 +211,7 @@ async def test_assignment_rules(vault: Vault, make_officer, alice) -> None:
         await case_desk.assign(vault, officer=erin, reference=ref, login=None)  # not hers to give up
     with pytest.raises(NotFoundError, match="that you can open"):
         await case_desk.assign(vault, officer=dave, reference=ref, login="dave")
-    with pytest.raises(NotEntitledError):
+    with pytest.raises(CannotWorkError, match="grant it to them first"):
         await case_desk.assign(vault, officer=alice, reference=ref, login="dave")
     assert await case_desk.assign(vault, officer=alice, reference=ref, login="erin") == "erin"
     page = await queue_view.page(

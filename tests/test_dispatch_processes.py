@@ -34,7 +34,7 @@ from tests.dispatch_world import (
     wait_ready,
 )
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 MANY = 10_000
 SENT_LINE = re.compile(r"dispatched .*\bsent (\d+)")

@@ -120,8 +120,19 @@ class TelegramEmulator:
 
     # --- set-up -----------------------------------------------------------------------------------------
 
-    def add_bot(self, token: str, *, username: str = "candour_bot", first_name: str = "Candour") -> int:
-        """Register a bot token; returns the bot's user id (the token's numeric prefix, as in Telegram)."""
+    def add_bot(
+        self,
+        token: str,
+        *,
+        username: str = "candour_bot",
+        first_name: str = "Candour",
+        allowed_updates: list[str] | None = None,
+    ) -> int:
+        """Register a bot token; returns the bot's user id (the token's numeric prefix, as in Telegram).
+
+        `allowed_updates` is the setting Telegram already holds for the token, left by an earlier
+        getUpdates or setWebhook (of another program, or an older deployment); Telegram keeps it until a
+        call names the parameter again. None: the default, every type."""
         if token in self.bots:
             raise ValueError("this token is already registered")
         prefix = token.split(":", 1)[0]
@@ -137,6 +148,7 @@ class TelegramEmulator:
             limits=self.limits,
             on_update=self._on_update,
         )
+        self.bots[token].allowed_updates = list(allowed_updates) if allowed_updates else None
         return bot_id
 
     def add_user(
@@ -207,9 +219,40 @@ class TelegramEmulator:
         return self.bot_state().edit_text_from(user, message_id, new_text)
 
     def press_button(
-        self, user: FakeUser | int, message_id: int, callback_data: str, *, forged: bool = False
+        self,
+        user: FakeUser | int,
+        message_id: int,
+        callback_data: str,
+        *,
+        forged: bool = False,
+        chat_id: int | None = None,
     ) -> str:
-        return self.bot_state().press_button(user, message_id, callback_data, forged=forged)
+        return self.bot_state().press_button(user, message_id, callback_data, forged=forged, chat_id=chat_id)
+
+    def add_bot_to_chat(
+        self,
+        user: FakeUser | int,
+        chat_id: int,
+        *,
+        chat_type: str = "group",
+        title: str = "Station chat",
+        as_admin: bool = False,
+    ) -> dict[str, Any]:
+        return self.bot_state().add_bot_to_chat(
+            user, chat_id, chat_type=chat_type, title=title, as_admin=as_admin
+        )
+
+    def chat_with_bot(self, chat_id: int, *, chat_type: str = "group", title: str = "Station chat") -> None:
+        self.bot_state().chat_with_bot(chat_id, chat_type=chat_type, title=title)
+
+    def post_in_channel(self, channel_id: int, text: str, *, title: str = "Station news") -> dict[str, Any]:
+        return self.bot_state().post_in_channel(channel_id, text, title=title)
+
+    def deliver(self, kind: str, payload: dict[str, Any], *, chat_id: int = 0) -> int:
+        return self.bot_state().deliver(kind, payload, chat_id=chat_id)
+
+    def deliver_again(self, update_id: int) -> None:
+        self.bot_state().deliver_again(update_id)
 
     def send_in_group(
         self, user: FakeUser | int, group_id: int, text: str, *, title: str = "Station chat"

@@ -26,6 +26,51 @@ DELETE_WINDOW = timedelta(hours=48)
 CALLBACK_QUERY_LIFETIME = timedelta(minutes=15)
 MAX_DOWNLOAD = 20 * 1024 * 1024
 UPDATE_TYPES = ("message", "edited_message", "callback_query")
+# Every field of the Bot API's Update object but update_id (Bot API 10.1): what `deliver` accepts.
+UPDATE_FIELDS = frozenset(
+    {
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "business_connection",
+        "business_message",
+        "edited_business_message",
+        "deleted_business_messages",
+        "guest_message",
+        "message_reaction",
+        "message_reaction_count",
+        "inline_query",
+        "chosen_inline_result",
+        "callback_query",
+        "shipping_query",
+        "pre_checkout_query",
+        "purchased_paid_media",
+        "poll",
+        "poll_answer",
+        "my_chat_member",
+        "chat_member",
+        "chat_join_request",
+        "chat_boost",
+        "removed_chat_boost",
+        "managed_bot",
+    }
+)
+# The boolean rights a ChatMemberAdministrator must carry (the optional ones are left out).
+_ADMIN_RIGHTS = (
+    "can_be_edited",
+    "is_anonymous",
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+)
 BLOCKED = "Forbidden: bot was blocked by the user"
 NOT_A_MEMBER = "Forbidden: bot is not a member of the group chat"
 
@@ -124,6 +169,8 @@ class ChatState:
     next_message_id: int = 1
     blocked: bool = False
     left: bool = False
+    # The bot was made an administrator when added (a group or supergroup; in a channel it always is).
+    bot_admin: bool = False
     # Counts every change the bot makes to the chat (a message sent, edited or deleted), so a watcher
     # can wait for the bot's reaction whatever form it takes.
     revision: int = 0
@@ -212,6 +259,8 @@ class BotState:
         self.files: dict[str, StoredFile] = {}
         self.files_by_path: dict[str, StoredFile] = {}
         self.pending: list[PendingUpdate] = []
+        # Every update made, by id, so one can be given again (see `deliver_again`).
+        self.history: dict[int, PendingUpdate] = {}
         self.next_update_id = 1
         self.allowed_updates: list[str] | None = None
         self.webhook: Webhook | None = None
@@ -331,7 +380,9 @@ class BotState:
         wanted = self.webhook.allowed_updates if self.webhook else self.allowed_updates
         if wanted and kind not in wanted:
             return  # Telegram does not create updates of types the bot did not ask for.
-        self.pending.append(PendingUpdate(self.next_update_id, kind, copy.deepcopy(payload), chat_id))
+        update = PendingUpdate(self.next_update_id, kind, copy.deepcopy(payload), chat_id)
+        self.pending.append(update)
+        self.history[update.update_id] = update
         self.next_update_id += 1
         self._on_update(self)
 
@@ -765,6 +816,18 @@ class BotState:
             raise ApiError(403, NOT_A_MEMBER)
         chat.left = True
         self.left_chats.add(chat.id)
+        # Telegram tells the bot of its own change of membership, as it does when it is added.
+        self._queue(
+            "my_chat_member",
+            {
+                "chat": copy.deepcopy(chat.chat),
+                "from": self.user_dict(),
+                "date": self.timestamp(),
+                "old_chat_member": self._bot_member(chat),
+                "new_chat_member": {"status": "left", "user": self.user_dict()},
+            },
+            chat.id,
+        )
         return True
 
     def close(self, _params: dict[str, Any]) -> bool:
@@ -897,10 +960,22 @@ class BotState:
         return copy.deepcopy(stored.message)
 
     def press_button(
-        self, user: FakeUser | int, message_id: int, callback_data: str, *, forged: bool = False
+        self,
+        user: FakeUser | int,
+        message_id: int,
+        callback_data: str,
+        *,
+        forged: bool = False,
+        chat_id: int | None = None,
     ) -> str:
+        """Press a button of a bot message in the user's private chat, or (`chat_id`) in a group they are in."""
         person = self.resolve_user(user)
-        chat = self._private_chat(person)
+        if chat_id is None:
+            chat = self._private_chat(person)
+        elif chat_id in self.chats and not self.chats[chat_id].private:
+            chat = self.chats[chat_id]
+        else:
+            raise LookupError(f"no group chat {chat_id}")
         stored = chat.messages.get(message_id)
         visible = stored if stored is not None and not stored.deleted and stored.from_bot else None
         if not forged:
@@ -950,6 +1025,96 @@ class BotState:
             self._queue("message", stored.message, chat.id)
         self.notifier.changed()
         return copy.deepcopy(stored.message)
+
+    def _group_chat(self, chat_id: int, chat_type: str, title: str) -> ChatState:
+        if chat_id >= 0:
+            raise ValueError("group and channel chat ids are negative in Telegram")
+        if chat_type not in ("group", "supergroup", "channel"):
+            raise ValueError(f"not a group or channel type: {chat_type!r}")
+        known = self.chats.get(chat_id)
+        if known is not None:
+            if known.private or known.chat["type"] != chat_type:
+                raise ValueError(f"chat {chat_id} is already a {known.chat['type']} chat")
+            return known
+        return self._new_chat({"id": chat_id, "type": chat_type, "title": title})
+
+    def chat_with_bot(self, chat_id: int, *, chat_type: str = "group", title: str = "Station chat") -> None:
+        """A group, supergroup or channel the bot is already in, with no update about it (as when it was
+        added while the bot was not running, or before it left groups on being added)."""
+        self._group_chat(chat_id, chat_type, title).left = False
+        self.left_chats.discard(chat_id)
+
+    def _bot_member(self, chat: ChatState) -> dict[str, Any]:
+        """The bot's ChatMember in a chat it is in: an administrator in a channel (bots join channels only
+        as administrators), a member elsewhere unless made an administrator."""
+        if chat.chat["type"] == "channel" or chat.bot_admin:
+            rights = dict.fromkeys(_ADMIN_RIGHTS, False)
+            rights["can_manage_chat"] = True
+            if chat.chat["type"] == "channel":
+                rights["can_post_messages"] = True
+            return {"status": "administrator", "user": self.user_dict(), **rights}
+        return {"status": "member", "user": self.user_dict()}
+
+    def add_bot_to_chat(
+        self,
+        user: FakeUser | int,
+        chat_id: int,
+        *,
+        chat_type: str = "group",
+        title: str = "Station chat",
+        as_admin: bool = False,
+    ) -> dict[str, Any]:
+        """The user adds the bot to a group, supergroup or channel: the bot gets a my_chat_member update."""
+        person = self.resolve_user(user)
+        chat = self._group_chat(chat_id, chat_type, title)
+        chat.left, chat.bot_admin = False, as_admin
+        self.left_chats.discard(chat.id)
+        change = {
+            "chat": copy.deepcopy(chat.chat),
+            "from": person.to_dict(),
+            "date": self.timestamp(),
+            "old_chat_member": {"status": "left", "user": self.user_dict()},
+            "new_chat_member": self._bot_member(chat),
+        }
+        self._queue("my_chat_member", change, chat.id)
+        self.notifier.changed()
+        return copy.deepcopy(change)
+
+    def post_in_channel(self, channel_id: int, text: str, *, title: str = "Station news") -> dict[str, Any]:
+        """A post in a channel the bot administers (a channel_post update), signed by the channel."""
+        chat = self._group_chat(channel_id, "channel", title)
+        stored = self._store_message(chat, {"text": text}, from_bot=False, sender={})
+        del stored.message["from"]  # channel posts have no sender user, only the chat
+        stored.message["sender_chat"] = copy.deepcopy(chat.chat)
+        if not chat.left:
+            self._queue("channel_post", stored.message, chat.id)
+        self.notifier.changed()
+        return copy.deepcopy(stored.message)
+
+    def deliver(self, kind: str, payload: dict[str, Any], *, chat_id: int = 0) -> int:
+        """Queue an update of any type the Bot API defines, its payload made by the caller (for update types
+        the user actions above do not make); returns its update_id."""
+        if kind not in UPDATE_FIELDS:
+            raise ValueError(f"the Bot API has no update field {kind!r}")
+        self._queue(kind, payload, chat_id)
+        self.notifier.changed()
+        return self.next_update_id - 1
+
+    def deliver_again(self, update_id: int) -> None:
+        """Give an update once more, with the same update_id, as Telegram does with one the bot did not
+        confirm: the bot stopped (crashed) before its next getUpdates, or its webhook did not answer.
+        Over getUpdates, call it once the bot has stopped: a running poller has confirmed what it got."""
+        original = self.history.get(update_id)
+        if original is None:
+            raise LookupError(f"no update {update_id} was made")
+        if all(u.update_id != update_id for u in self.pending):
+            again = PendingUpdate(
+                original.update_id, original.kind, copy.deepcopy(original.payload), original.chat_id
+            )
+            self.pending.append(again)
+            self.pending.sort(key=lambda u: u.update_id)
+        self._on_update(self)
+        self.notifier.changed()
 
     def block_bot(self, user: FakeUser | int, *, blocked: bool = True) -> None:
         self._private_chat(self.resolve_user(user)).blocked = blocked
