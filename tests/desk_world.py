@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from dataclasses import dataclass
 from typing import Any
@@ -88,3 +89,16 @@ async def give_password(vault: Vault, login: str) -> str | None:
     if code is not None:
         ENROLMENT_CODES[(id(vault), login)] = code
     return code
+
+
+async def until_listening(port: int) -> None:
+    """Wait (up to about five seconds) until a server started on this event loop accepts on the port."""
+    for _ in range(250):
+        try:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.02)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return

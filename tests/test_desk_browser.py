@@ -45,7 +45,7 @@ from storage.models import OutboxEntry
 from storage.vault import Vault
 from tests.bot_world import BotWorld
 from tests.conftest import PASSPHRASE
-from tests.desk_world import PASSWORD
+from tests.desk_world import PASSWORD, until_listening
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -109,14 +109,7 @@ async def desk_url(vault: Vault, settings: Settings) -> AsyncIterator[str]:
     task = asyncio.create_task(
         server.serve(build_app(vault, settings), host="127.0.0.1", port=port, stop=stop)
     )
-    for _ in range(250):
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            await writer.wait_closed()
-            break
-        except OSError:
-            await asyncio.sleep(0.02)
+    await until_listening(port)
     yield f"http://127.0.0.1:{port}"
     stop.set()
     await task

@@ -41,7 +41,7 @@ from storage import cases, crypto, desk_accounts
 from storage.clock import ManualClock
 from storage.vault import Vault
 from tests.conftest import PASSPHRASE
-from tests.desk_world import PASSWORD, client_for, enrol, give_password
+from tests.desk_world import PASSWORD, client_for, enrol, give_password, until_listening
 
 EXAMPLES_PER_OPERATION = 10
 FILE_PATH = "/api/cases/{reference}/files/{item_id}"
@@ -76,14 +76,7 @@ async def desk_url(vault: Vault, settings: Settings) -> AsyncIterator[str]:
     task = asyncio.create_task(
         server.serve(build_app(vault, settings), host="127.0.0.1", port=port, stop=stop)
     )
-    for _ in range(250):
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            await writer.wait_closed()
-            break
-        except OSError:
-            await asyncio.sleep(0.02)
+    await until_listening(port)
     yield f"http://127.0.0.1:{port}"
     stop.set()
     await task

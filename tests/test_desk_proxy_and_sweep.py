@@ -23,7 +23,7 @@ from storage import desk_accounts
 from storage.clock import ManualClock
 from storage.models import Officer
 from storage.vault import Vault
-from tests.desk_world import PASSWORD, DeskClient
+from tests.desk_world import PASSWORD, DeskClient, until_listening
 from tests.test_desk_signin_attacks import THRESHOLD, LiveDesk, attempt, free_port, signed_in_unlocked
 
 PROXY = "127.0.0.5"
@@ -56,14 +56,7 @@ async def start_desk(vault: Vault, settings) -> AsyncIterator[StartDesk]:
         port = free_port()
         stop = asyncio.Event()
         task = asyncio.create_task(server.serve(app, host="127.0.0.1", port=port, stop=stop))
-        for _ in range(250):
-            try:
-                _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.close()
-                await writer.wait_closed()
-                break
-            except OSError:
-                await asyncio.sleep(0.02)
+        await until_listening(port)
         desk = LiveDesk(url=f"http://127.0.0.1:{port}", app=app, made=[])
         running.append((desk, stop, task))
         return desk

@@ -35,7 +35,7 @@ from storage.errors import InputError
 from storage.models import DeskAccount, Officer
 from storage.vault import Vault
 from tests.conftest import PASSPHRASE
-from tests.desk_world import PASSWORD, DeskClient, enrol, give_password
+from tests.desk_world import PASSWORD, DeskClient, enrol, give_password, until_listening
 
 THRESHOLD = 5
 
@@ -85,14 +85,7 @@ async def live(vault: Vault, settings) -> AsyncIterator[LiveDesk]:
     port = free_port()
     stop = asyncio.Event()
     task = asyncio.create_task(server.serve(app, host="127.0.0.1", port=port, stop=stop))
-    for _ in range(250):
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            await writer.wait_closed()
-            break
-        except OSError:
-            await asyncio.sleep(0.02)
+    await until_listening(port)
     desk = LiveDesk(url=f"http://127.0.0.1:{port}", app=app, made=[])
     yield desk
     for http in desk.made:
