@@ -46,7 +46,7 @@ from storage.officers import UnlockedOfficer
 from storage.vault import Vault
 from tests.bot_world import TOKEN, BotWorld, wait_for
 from tests.test_bot_report import make_report
-from tests.test_followup import entries, entry
+from tests.test_followup import entries, entry, press
 
 START = datetime(2026, 1, 5, 10, 17, 23, 456789, tzinfo=UTC)  # a Monday morning, off the hour
 ODD = timedelta(minutes=13, seconds=27, microseconds=123457)
@@ -221,16 +221,6 @@ async def checkin_arrives(world: BotWorld, clock: ManualClock, chat: int, case_i
 
     await eventually(recorded)
     return checkins_in(world, chat)[-1]
-
-
-def press(world: BotWorld, user: Any, message: dict[str, Any], answer: str) -> None:
-    data = next(
-        b["callback_data"]
-        for row in message["reply_markup"]["inline_keyboard"]
-        for b in row
-        if b["callback_data"].endswith("." + answer)
-    )
-    world.emu.press_button(user, message["message_id"], data)
 
 
 async def retried_on_an_unreachable_api(vault: Vault, clock: ManualClock) -> tuple[str, int]:
