@@ -571,7 +571,9 @@ class Instruments:
         engine.dialect.do_rollback = lambda c: ended(c, f"sql: ROLLBACK{suffix}", rollback)
         pool = engine.pool
         checkout = pool._do_get
-        size = f"{pool.size()} + {pool._max_overflow} overflow" if hasattr(pool, "_max_overflow") else "no limit"
+        size = (
+            f"{pool.size()} + {pool._max_overflow} overflow" if hasattr(pool, "_max_overflow") else "no limit"
+        )
         label = f"pool: connection checkout ({size}){suffix}"
 
         def timed_checkout() -> Any:

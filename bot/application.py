@@ -28,6 +28,7 @@ from telegram.request import HTTPXRequest
 
 from bot import delivery, followup, handlers
 from bot.catalogue import Catalogue
+from bot.cleaner import Cleaner
 from storage import updates
 from storage.errors import DatabaseUnavailableError
 from storage.vault import Vault
@@ -89,6 +90,26 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         return None
 
 
+class CandourApplication(Application):  # type: ignore[type-arg]
+    """The python-telegram-bot Application, which also closes the evidence cleaner it owns on shutdown.
+
+    Why here: `Application.shutdown` runs however the application is used (`async with`, run_polling, a
+    test), whereas ApplicationBuilder.post_shutdown runs only from run_polling and run_webhook. Left
+    open, a cleaner's warm worker would outlive the bot.
+    """
+
+    def __init__(self, *, owned_cleaner: Cleaner | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._owned_cleaner = owned_cleaner
+
+    async def shutdown(self) -> None:
+        try:
+            await super().shutdown()
+        finally:
+            if self._owned_cleaner is not None:
+                await self._owned_cleaner.close()
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the error's type only (never the update: it carries the user) and tell the chat, if any."""
     error = context.error
@@ -117,10 +138,19 @@ def build_application(
     api_url: str | None = None,
     delivery_interval: float = 5.0,
     connection_pool_size: int = 8,
+    cleaner: Cleaner | None = None,
 ) -> Application:
-    """The bot, ready to run with polling or a webhook."""
+    """The bot, ready to run with polling or a webhook.
+
+    `cleaner` examines and cleans evidence in worker processes; the caller that passes one starts and
+    closes it. Without one the bot makes its own, which starts its first worker when the first file
+    comes and is closed when the application shuts down.
+    """
+    owned = cleaner is None
+    cleaner = Cleaner() if cleaner is None else cleaner
     builder = (
         ApplicationBuilder()
+        .application_class(CandourApplication, kwargs={"owned_cleaner": cleaner if owned else None})
         .token(token)
         .concurrent_updates(ChatOrderedProcessor(256))
         .rate_limiter(AIORateLimiter(max_retries=3))
@@ -132,7 +162,7 @@ def build_application(
         root = api_url.rstrip("/")
         builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
     application = builder.build()
-    application.bot_data["services"] = handlers.BotServices(vault=vault, catalogue=catalogue)
+    application.bot_data["services"] = handlers.BotServices(vault=vault, catalogue=catalogue, cleaner=cleaner)
     application.bot_data["delivery_interval"] = delivery_interval
     register(application)
     return application
@@ -166,7 +196,15 @@ def register(application: Application) -> None:
     application.add_handler(MessageHandler(private & filters.FORWARDED, handlers.on_forwarded))
     application.add_handler(MessageHandler(private & filters.COMMAND, handlers.on_unknown_command))
     application.add_handler(MessageHandler(private & filters.TEXT, handlers.on_text))
-    files = filters.PHOTO | filters.Document.ALL | filters.VOICE | filters.AUDIO | filters.VIDEO
+    files = (
+        filters.PHOTO
+        | filters.Document.ALL
+        | filters.VOICE
+        | filters.AUDIO
+        | filters.VIDEO
+        | filters.VIDEO_NOTE
+        | filters.ANIMATION
+    )
     application.add_handler(MessageHandler(private & files, handlers.on_file))
     application.add_handler(MessageHandler(private, handlers.on_unsupported))
     application.add_handler(CallbackQueryHandler(handlers.on_button))

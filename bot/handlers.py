@@ -19,6 +19,7 @@ from telegram.ext import ContextTypes
 
 from bot import checkins, report_flow, state, status_flow
 from bot.catalogue import Catalogue
+from bot.cleaner import Cleaner
 from bot.turn import Turn
 from storage import text as text_rules
 from storage import updates
@@ -36,6 +37,7 @@ class BotServices:
 
     vault: Vault
     catalogue: Catalogue
+    cleaner: Cleaner
 
 
 Handler = Callable[[Turn, Update], Awaitable[None]]
@@ -99,6 +101,7 @@ def with_turn(handler: Handler) -> Callable[[Update, ContextTypes.DEFAULT_TYPE],
             t=t,
             policy=policy.document,
             catalogue=services.catalogue,
+            cleaner=services.cleaner,
         )
         try:
             if chat_state.receipt:

@@ -1,7 +1,8 @@
 """The guided report: one step after another, each a prompt plus what it accepts, then review and submit.
 
 Handlers here are thin: they read the answer, store it in the chat state (sealed in the vault after
-every update), and move to the next step. Nothing reaches the case until the reporter submits.
+every update), and move to the next step. Nothing reaches the case until the reporter submits. The
+evidence step (files, their hidden details, taking one out) is bot.evidence_flow.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 
 from telegram import Message
 
-from bot import files
+from bot import evidence_flow, files
 from bot import state as chat_state
-from bot.state import EvidenceAnswer, PersonAnswer
+from bot.state import PersonAnswer
 from bot.turn import Keyboard, Turn
 from storage import cases, drafts
 from storage import text as text_rules
@@ -44,7 +45,6 @@ WHEN_CHOICES = ("ongoing", "today", "week", "month", "earlier")
 EDITABLE = ("categories", "narrative", "when", "where", "people", "witnesses", "evidence", "answers")
 MAX_SHORT_ANSWER = 300
 MAX_NARRATIVE = 20_000
-MAX_FILES = 30  # storage.vault.Limits.max_evidence_items
 STAFF_NUMBER = re.compile(r"\b([A-Za-z]{0,3}\s?\d{2,7})\b")
 
 
@@ -100,6 +100,9 @@ def categories_keyboard(turn: Turn) -> Keyboard:
 
 async def prompt(turn: Turn) -> None:
     """Ask the question of the current step."""
+    if turn.state.step in evidence_flow.STEPS:
+        await evidence_flow.prompt(turn)
+        return
     step, t = turn.state.step, turn.t
     person = (
         turn.state.person.name if turn.state.person and turn.state.person.name else t("report.person.someone")
@@ -132,28 +135,6 @@ async def prompt(turn: Turn) -> None:
         )
     elif step == "witnesses":
         await turn.say(t("report.witnesses"), [[(t("button.skip"), turn.data("skip"))]])
-    elif step == "evidence":
-        await turn.say(t("report.evidence"), [_done_row(turn, skip=not turn.state.evidence)])
-    elif step == "evidence_metadata":
-        pending = turn.state.pending_evidence
-        findings = "\n".join(f"- {f}" for f in (pending.findings if pending else []))
-        await turn.say(
-            t("report.evidence.metadata", findings=findings),
-            [
-                [(t("button.remove_metadata"), turn.data("meta", "strip"))],
-                [(t("button.keep_metadata"), turn.data("meta", "keep"))],
-            ],
-        )
-    elif step == "evidence_unchecked":
-        await turn.say(
-            t("report.evidence.cannot_check"),
-            [
-                [
-                    (t("button.send_anyway"), turn.data("unchk", "send")),
-                    (t("button.dont_send"), turn.data("unchk", "drop")),
-                ]
-            ],
-        )
     elif step == "risk":
         await turn.say(t("report.risk"), _yes_no(turn))
     elif step == "reported_before":
@@ -364,30 +345,8 @@ async def on_button(turn: Turn, action: str, arg: str) -> str | None:
         await advance(turn)
     elif step == "evidence" and action in ("done", "skip"):
         await advance(turn)
-    elif (
-        step == "evidence_metadata"
-        and action == "meta"
-        and arg in ("strip", "keep")
-        and state.pending_evidence
-    ):
-        state.pending_evidence.keep_metadata = arg == "keep"
-        await _accept_pending(turn)
-    elif (
-        step == "evidence_unchecked"
-        and action == "unchk"
-        and arg in ("send", "drop")
-        and state.pending_evidence
-    ):
-        if arg == "send":
-            await _accept_pending(turn)
-        elif state.flow == "status":
-            state.pending_evidence = None
-            state.step = "file"
-            await turn.say(t("status.evidence.prompt"))
-        else:
-            state.pending_evidence = None
-            state.step = "evidence"
-            await prompt(turn)
+    elif step in evidence_flow.STEPS and action in evidence_flow.ACTIONS:
+        return await evidence_flow.on_button(turn, action, arg)
     elif step == "risk" and action == "yn" and arg in ("yes", "no"):
         state.risk_of_harm = arg == "yes"
         if state.risk_of_harm:
@@ -403,56 +362,15 @@ async def on_button(turn: Turn, action: str, arg: str) -> str | None:
         await edit_section(turn, arg)
     elif step == "review" and action == "submit":
         return "submit"
+    elif step == "review" and action in evidence_flow.AFTER_REFUSAL:
+        return await evidence_flow.after_refusal(turn, action, arg)
     else:
         return t("button.stale")
     return None
 
 
-async def on_file(turn: Turn, message: Message) -> None:
-    """A file at the evidence step."""
-    answer = files.describe(message)
-    t = turn.t
-    if answer is None:
-        await turn.say(t("report.evidence.unsupported"))
-        return
-    if len(turn.state.evidence) >= MAX_FILES:
-        await turn.say(t("report.evidence.too_many", limit=MAX_FILES))
-        return
-    try:
-        examined = await files.examine(turn.bot, answer)
-    except files.FileRefused as refused:
-        await turn.say(t(refused.key, **refused.values))
-        return
-    await take_file(turn, examined)
-
-
-async def take_file(turn: Turn, answer: EvidenceAnswer) -> None:
-    """Ask about a file's hidden details if it has any, or about a file we cannot check; else accept it."""
-    turn.state.pending_evidence = answer
-    if not answer.cleanable and answer.kind != "voice":
-        turn.state.step = "evidence_unchecked"
-        await prompt(turn)
-    elif answer.findings:
-        turn.state.step = "evidence_metadata"
-        await prompt(turn)
-    else:
-        await _accept_pending(turn)
-
-
-async def _accept_pending(turn: Turn) -> None:
-    state = turn.state
-    assert state.pending_evidence is not None
-    if state.flow == "status":
-        from bot import status_flow
-
-        await status_flow.send_file(turn, state.pending_evidence)
-        state.pending_evidence = None
-        return
-    state.evidence.append(state.pending_evidence)
-    key = "report.evidence.added.caption" if state.pending_evidence.caption else "report.evidence.added"
-    state.pending_evidence = None
-    state.step = "evidence"
-    await turn.say(turn.t(key, count=len(state.evidence)), [_done_row(turn)])
+# The evidence step's handler for a file, as the update handlers know it.
+on_file = evidence_flow.on_file
 
 
 # --- submission -----------------------------------------------------------------------------------
@@ -489,12 +407,17 @@ async def submit(turn: Turn) -> None:
     """
     t = turn.t
     progress = await turn.say(t("report.submitting"))
-    try:
-        evidence = tuple([await files.prepare(turn.bot, answer) for answer in turn.state.evidence])
-    except files.FileRefused as refused:
-        await turn.edit(progress.message_id, t(refused.key, **refused.values))
-        return
-    report = submission(turn, evidence)
+    prepared: list[files.Prepared] = []
+    for number, answer in enumerate(turn.state.evidence, 1):
+        try:
+            prepared.append(await files.prepare(turn.bot, turn.cleaner, answer))
+        except files.FileRefused as refused:
+            # Which file, and that nothing was stored: the draft is as it was, so Submit can be tried again;
+            # and, should the refusal recur, a way to go on without that file that keeps the rest.
+            text = t("report.submit.file_refused", number=number, reason=files.refusal_reason(t, refused))
+            await turn.edit(progress.message_id, text, evidence_flow.refused_keyboard(turn, number, answer))
+            return
+    report = submission(turn, tuple(item.evidence for item in prepared))
     finished: dict[str, Any] = {}
 
     def finished_state(code: str) -> dict[str, Any]:
@@ -535,25 +458,29 @@ async def submit(turn: Turn) -> None:
         if not turn.state.receipt:
             await turn.edit(progress.message_id, t("report.submit.already"))
             return
-    else:
-        turn.state.replace_with(chat_state.restore(turn.vault, finished, result.draft_version))
-    await deliver_receipt(turn)
+        await deliver_receipt(turn)
+        return
+    turn.state.replace_with(chat_state.restore(turn.vault, finished, result.draft_version))
+    # Why only here: this handling sealed these very files, so what it says of them is what was stored.
+    await deliver_receipt(turn, files_told=files.sealed_all(t, tuple(prepared)))
 
 
 _SUBMIT_ATTEMPTS = 5
 
 
-async def deliver_receipt(turn: Turn, *, again: bool = False) -> None:
+async def deliver_receipt(turn: Turn, *, again: bool = False, files_told: str = "") -> None:
     """Show the receipt code the chat's draft holds; once Telegram has it, destroy that copy, then wipe.
 
     `again`: shown by a later update, because the one that submitted stopped before Telegram confirmed
-    the receipt; the reporter may have seen it already, and is told so.
+    the receipt; the reporter may have seen it already, and is told so. `files_told`: what was done with
+    each file, shown under the code, so one tap on "I have saved my code" removes it too.
     """
     t = turn.t
     code = turn.state.receipt
+    text = t("report.submitted.again" if again else "report.submitted", code=code)
     receipt = await turn.bot.send_message(
         turn.chat_id,
-        t("report.submitted.again" if again else "report.submitted", code=code),
+        f"{text}\n\n{files_told}" if files_told else text,
         reply_markup=turn.markup([[(t("button.saved_code"), "x|saved|")]]),
     )
     turn.state.receipt = ""

@@ -53,18 +53,39 @@ class PersonAnswer:
     unit: str | None = None
 
 
+# Why a file cannot be cleaned (EvidenceAnswer.cannot_clean): Candour has no cleaner for its type, or it
+# has one but cleaning this file failed the independent check.
+CANNOT_CLEAN_TYPE = "type"
+CANNOT_CLEAN_UNSAFE = "unsafe"
+
+
 @dataclass
 class EvidenceAnswer:
-    """A file the reporter sent, still on Telegram's servers until submission."""
+    """A file the reporter sent, still on Telegram's servers until submission.
+
+    What the cleaner found is kept as the plain-language summaries the reporter was shown (never the
+    bytes): it may name a place or a phone, so it lives only in the sealed draft and is never logged.
+    """
 
     file_id: str
     kind: str
     filename: str
-    media_type: str
+    media_type: str  # the real type, once the cleaner has read the bytes
     size: int
     keep_metadata: bool = False
+    # What the file reveals (the keep-or-remove question lists these), at most a few of each kind: see
+    # bot.files.bounded. `finding_kinds` is each one's kind; `findings_more` counts, per kind, those left out.
     findings: list[str] = field(default_factory=list)
+    finding_kinds: list[str] = field(default_factory=list)
+    findings_more: dict[str, int] = field(default_factory=dict)
+    # Parts cleaning removes whole beyond the findings (an embedded object Candour cannot check), bounded
+    # the same way.
+    parts: list[str] = field(default_factory=list)
+    part_kinds: list[str] = field(default_factory=list)
+    parts_more: dict[str, int] = field(default_factory=dict)
+    # Cleaning works on this file; if not, `cannot_clean` says why (CANNOT_CLEAN_TYPE or _UNSAFE).
     cleanable: bool = True
+    cannot_clean: str = ""
     # The message it came in (its id within this chat), so a file added to a case twice is stored once.
     message_id: int | None = None
     # The caption the reporter sent with it (normalised; "" if none or blank): sealed with the file.

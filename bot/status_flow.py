@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from telegram import Message
 
-from bot import files
+from bot import evidence_flow, files
 from bot.state import EvidenceAnswer
 from bot.turn import Turn
 from storage import cases, outbox, throttle
@@ -144,8 +144,6 @@ async def send_reply(turn: Turn, case_id: str, text: str, *, message_id: int | N
 
 async def on_file(turn: Turn, message: Message) -> None:
     """A file for an existing report: examined and cleaned like report evidence."""
-    from bot import report_flow
-
     if turn.state.step != "file" or not turn.state.case_id:
         await turn.say(turn.t("input.file_not_expected"))
         return
@@ -155,32 +153,37 @@ async def on_file(turn: Turn, message: Message) -> None:
         return
     answer.message_id = message.message_id
     try:
-        examined = await files.examine(turn.bot, answer)
+        examined = await files.examine(turn.bot, turn.cleaner, answer)
     except files.FileRefused as refused:
-        await turn.say(turn.t(refused.key, **refused.values))
+        await turn.say(files.refusal(turn.t, refused))
         return
-    await report_flow.take_file(turn, examined)
+    await evidence_flow.take_file(turn, examined)
 
 
 async def send_file(turn: Turn, answer: EvidenceAnswer) -> None:
     """Seal an accepted file into the reporter's case."""
     assert turn.state.case_id is not None
     try:
-        prepared = await files.prepare(turn.bot, answer)
+        prepared = await files.prepare(turn.bot, turn.cleaner, answer)
         await cases.add_from_reporter(
             turn.vault,
             case_id=turn.state.case_id,
             kind=cases.EVIDENCE,
-            evidence=prepared,
+            evidence=prepared.evidence,
             source=_source(turn, answer.message_id),
         )
     except files.FileRefused as refused:
-        await turn.say(turn.t(refused.key, **refused.values))
+        # Nothing was added; the reporter may send the file (or a screenshot of it) again.
+        turn.state.step = "file"
+        await turn.say(files.refusal(turn.t, refused))
         return
     except NotFoundError:
         await turn.say(turn.t("status.gone"))
         return
     turn.state.step = "view"
+    # What was done to the file, from the cleaner's answer for the bytes just sealed; then the
+    # confirmation with the view's actions, so more can follow.
+    await turn.say(files.sealed_one(turn.t, prepared))
     key = "status.evidence.sent.caption" if answer.caption else "status.evidence.sent"
     await turn.say(turn.t(key), _actions(turn))
 

@@ -15,6 +15,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.catalogue import Catalogue, Translator
+from bot.cleaner import Cleaner
 from bot.state import ChatState
 from policies.schema import PolicyDocument
 from storage.vault import Vault
@@ -39,6 +40,8 @@ class Turn:
     t: Translator
     policy: PolicyDocument
     catalogue: Catalogue
+    # Examines and cleans evidence in a worker process that holds no keys (bot/cleaner.py).
+    cleaner: Cleaner
 
     def data(self, action: str, arg: str = "") -> str:
         """Callback data for a button of the current step: `<token>.<step>|<action>|<arg>` (at most 64 bytes)."""

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import TextIO
 
 from sqlmodel import select
+from telegram.ext import Application
 
 from bot.application import ALLOWED_UPDATES, build_application, start_services
 from bot.catalogue import Catalogue
+from bot.cleaner import Cleaner, CleanerLimits
 from bot.emulator import TelegramEmulator
 from bot.sandbox import SANDBOX_TOKEN, SANDBOX_USER, TimeTravel, chat_in_terminal
 from candour.settings import Settings
@@ -222,15 +224,37 @@ def _restrict(settings: Settings) -> None:
             candidate.chmod(0o600)
 
 
+def build_cleaner(settings: Settings, *, sandbox: bool = False) -> Cleaner:
+    """The evidence cleaner under the installation's limits (bot/cleaner.py says why it is a process);
+    for the sandbox chat, isolation is tried but not required (settings.cleaner_require_isolation says
+    why)."""
+    limits = CleanerLimits(
+        memory_bytes=settings.cleaner_memory_mb * 1024 * 1024,
+        cpu_seconds=settings.cleaner_cpu_seconds,
+        wall_seconds=settings.cleaner_wall_seconds,
+        concurrency=settings.cleaner_concurrency,
+    )
+    return Cleaner(limits, require_isolation=settings.cleaner_require_isolation and not sandbox)
+
+
 async def serve_bot(settings: Settings, vault: Vault, *, stop: asyncio.Event) -> None:
     """Run the bot against Telegram (or CANDOUR_TELEGRAM_API_URL) with long polling until `stop` is set."""
     assert settings.telegram_token is not None
-    application = build_application(
-        token=settings.telegram_token.get_secret_value(),
-        vault=vault,
-        catalogue=Catalogue(),
-        api_url=settings.telegram_api_url,
-    )
+    # Why started before the bot: its first worker warms while the bot connects, and with
+    # CANDOUR_CLEANER_REQUIRE_ISOLATION a kernel that refuses the namespaces stops the start here.
+    async with build_cleaner(settings) as cleaner:
+        application = build_application(
+            token=settings.telegram_token.get_secret_value(),
+            vault=vault,
+            catalogue=Catalogue(),
+            api_url=settings.telegram_api_url,
+            cleaner=cleaner,
+        )
+        await _run_polling(application, stop)
+
+
+async def _run_polling(application: Application, stop: asyncio.Event) -> None:
+    """Start the application, poll Telegram until `stop` is set, then stop it."""
     async with application:
         await start_services(application)
         await application.start()
@@ -251,10 +275,15 @@ async def serve_desk(settings: Settings, vault: Vault, *, stop: asyncio.Event) -
 
 
 async def run_sandbox(
-    vault: Vault, *, read_line: Callable[[], str] | None = None, out: TextIO | None = None
+    vault: Vault,
+    *,
+    read_line: Callable[[], str] | None = None,
+    out: TextIO | None = None,
+    cleaner: Cleaner | None = None,
 ) -> None:
     """The real bot against the local emulator, with the reporter's chat in the terminal; if the vault runs
-    on a ManualClock (`candour sandbox --fast-clock`), the terminal can move time on."""
+    on a ManualClock (`candour sandbox --fast-clock`), the terminal can move time on. Without `cleaner`
+    the bot uses one with the default limits, closed with it."""
     clock = vault.clock if isinstance(vault.clock, ManualClock) else None
     async with TelegramEmulator(now=clock.now if clock else None) as emu:
         emu.add_bot(SANDBOX_TOKEN)
@@ -265,6 +294,7 @@ async def run_sandbox(
             catalogue=Catalogue(),
             api_url=emu.root_url,
             delivery_interval=1.0,
+            cleaner=cleaner,
         )
         async with application:
             await start_services(application)

@@ -24,8 +24,10 @@ import click
 from pydantic import ValidationError
 from telegram.error import InvalidToken, NetworkError
 
+from bot.cleaner import Cleaner, IsolationError
 from candour.app import (
     AdminSpec,
+    build_cleaner,
     configure_logging,
     initialise,
     kdf_params,
@@ -308,9 +310,9 @@ def run() -> None:
             if settings.desk_enabled:
                 services.append(serve_desk(settings, vault, stop=stop))
                 click.echo(_desk_banner(settings))
-            click.echo("Candour bot running; Ctrl+C stops it.")
+            click.echo("Candour bot starting; Ctrl+C stops it.")
             await run_together(stop, *services)
-        except DeskNotServedError as exc:
+        except (DeskNotServedError, IsolationError) as exc:
             raise CandourError(str(exc)) from None
         except InvalidToken:
             raise CandourError("Telegram refused the token in CANDOUR_TELEGRAM_TOKEN") from None
@@ -377,32 +379,41 @@ async def _sandbox(settings: Settings, *, with_desk: bool = False, fast_clock: b
     clock = ManualClock(current=datetime.now(UTC)) if fast_clock else None
     vault = await open_vault(settings, clock=clock)
     try:
-        if not with_desk:
-            await run_sandbox(vault)
-            return
-        stop = asyncio.Event()
-
-        async def chat() -> None:
-            try:
-                await run_sandbox(vault)
-            finally:
-                stop.set()
-
-        click.echo(_desk_banner(settings))
-        try:
-            await run_together(
-                stop,
-                chat(),
-                serve_desk(settings, vault, stop=stop),
-                _keep_checkpointing(settings, vault, stop),
-            )
-        except DeskNotServedError as exc:
-            raise CandourError(str(exc)) from None
+        async with build_cleaner(settings, sandbox=True) as cleaner:
+            await cleaner.ready()
+            if cleaner.isolated is False:
+                click.echo(
+                    "Note: this kernel refused the evidence cleaner its namespaces, so it runs under resource "
+                    "limits only. The sandbox runs anyway; the bot on Telegram would refuse to start "
+                    "(CANDOUR_CLEANER_REQUIRE_ISOLATION)."
+                )
+            await _sandbox_with(settings, vault, cleaner, with_desk=with_desk)
+    except (DeskNotServedError, IsolationError) as exc:
+        raise CandourError(str(exc)) from None
     finally:
         await vault.db.dispose()
     click.echo(
         "\nSandbox closed. Read a report as an officer with: candour case list --as LOGIN, then "
         "candour case show REFERENCE --as LOGIN"
+    )
+
+
+async def _sandbox_with(settings: Settings, vault: Vault, cleaner: Cleaner, *, with_desk: bool) -> None:
+    """The sandbox chat, and with `with_desk` the desk and audit checkpoints beside it until the chat ends."""
+    if not with_desk:
+        await run_sandbox(vault, cleaner=cleaner)
+        return
+    stop = asyncio.Event()
+
+    async def chat() -> None:
+        try:
+            await run_sandbox(vault, cleaner=cleaner)
+        finally:
+            stop.set()
+
+    click.echo(_desk_banner(settings))
+    await run_together(
+        stop, chat(), serve_desk(settings, vault, stop=stop), _keep_checkpointing(settings, vault, stop)
     )
 
 

@@ -141,6 +141,25 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_api_url: str | None = None
 
+    # The evidence cleaner (bot/cleaner.py): each file is read in a worker process of its own that holds
+    # no keys and reaches no network or file. Past these limits the file is refused with a plain sentence
+    # and the bot carries on. Threat: a file crafted to exhaust memory or CPU (a decompression bomb, a
+    # PDF of a million objects) must cost one refusal, not the bot.
+    cleaner_memory_mb: int = Field(
+        default=1536, ge=256, le=64 * 1024, description="Address space one cleaning worker may use, in MB"
+    )
+    cleaner_cpu_seconds: int = Field(default=60, ge=1, le=3600, description="CPU time one file may take")
+    cleaner_wall_seconds: float = Field(
+        default=90.0, gt=0, le=3600, description="Wall time one file may take before its worker is killed"
+    )
+    cleaner_concurrency: int = Field(default=2, ge=1, le=64, description="Files cleaned at once")
+    # Why on by default: the worker must have no network, no file system and so no key or database in
+    # reach; where the kernel refuses it the namespaces that give that, the bot on Telegram refuses to
+    # start and names this setting, which an operator may turn off to accept running the worker under
+    # resource limits only (one warning is logged). The sandbox chat, which serves no real reporter, runs
+    # either way and says so.
+    cleaner_require_isolation: bool = True
+
     # The standards desk (docs/desk.md). Times are seconds so tests lower them without monkeypatching.
     desk_enabled: bool = True
     desk_host: str = "127.0.0.1"

@@ -375,7 +375,11 @@ def _phc_costs_in_bounds(encoded: str) -> bool:
         memory, iterations, lanes = int(fields["m"]), int(fields["t"]), int(fields["p"])
     except (IndexError, KeyError, ValueError):
         return False
-    return 1 <= lanes <= _MAX_LANES and 1 <= iterations <= _MAX_ITERATIONS and 8 * lanes <= memory <= _MAX_MEMORY_KIB
+    return (
+        1 <= lanes <= _MAX_LANES
+        and 1 <= iterations <= _MAX_ITERATIONS
+        and 8 * lanes <= memory <= _MAX_MEMORY_KIB
+    )
 
 
 def new_totp_secret() -> bytes:

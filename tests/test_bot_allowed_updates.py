@@ -39,7 +39,9 @@ async def test_the_bot_leaves_groups_whatever_setting_the_token_had(vault: Vault
             assert {"message", "edited_message", "callback_query", "my_chat_member", "channel_post"} <= asked
             assert asked == set(ALLOWED_UPDATES)
             # The emulator records a call before it runs it, so the token's setting changes a moment later.
-            await wait_for(lambda: emu.bot_state().allowed_updates == polls[-1]["allowed_updates"], timeout=20)
+            await wait_for(
+                lambda: emu.bot_state().allowed_updates == polls[-1]["allowed_updates"], timeout=20
+            )
 
             # Added to a group, and a post in a channel it was already in: it leaves both.
             emu.add_bot_to_chat(officer, GROUP, chat_type="supergroup")

@@ -51,7 +51,7 @@ async def make_report(
     await world.tap(user, "Done")
     await world.say(user, "PC Lee saw it")
     await world.send_document(user, photo_with_gps(), "IMG_20261101_221405.jpg", "image/jpeg")
-    assert "hidden details" in world.last(chat) and "GPS" in world.last(chat)
+    assert "hidden details" in world.last(chat) and "where the photo was taken" in world.last(chat)
     await world.tap(user, "Keep them" if keep_photo_metadata else "Remove the hidden details")
     await world.send_document(user, b"Rota notes: 3 Nov, 9 Nov.\n", "notes.txt", "text/plain")
     assert "File 2 received" in world.last(chat)

@@ -41,8 +41,12 @@ class Cli:
     cwd: Path
     extra: dict[str, str] = field(default_factory=dict)
 
-    def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
-            ) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(CANDOUR), *args],
             env={**self.env, **self.extra, **(env or {})},
@@ -68,8 +72,10 @@ class Cli:
         result = self.run(*args, input=input, env=env)
         return one_line_error(result, args)
 
-    def concurrently(self, *calls: tuple[str, ...] | tuple[tuple[str, ...], dict[str, str]],
-                     ) -> list[subprocess.CompletedProcess[str]]:
+    def concurrently(
+        self,
+        *calls: tuple[str, ...] | tuple[tuple[str, ...], dict[str, str]],
+    ) -> list[subprocess.CompletedProcess[str]]:
         """Run independent commands at once (each is args, or (args, env)); results in order."""
         normalised = [c if len(c) == 2 and isinstance(c[1], dict) else (c, {}) for c in calls]
         with ThreadPoolExecutor(max_workers=4) as pool:
@@ -105,7 +111,9 @@ def submitted_reference(stdout: str) -> str:
 def fresh_env() -> dict[str, str]:
     """What `cli_env` sets, for the module-scoped template (which cannot use the function fixture)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOUR_")}
-    env.update({"CANDOUR_ARGON2_MEMORY_KIB": "64", "CANDOUR_ARGON2_ITERATIONS": "1", "CANDOUR_ARGON2_LANES": "1"})
+    env.update(
+        {"CANDOUR_ARGON2_MEMORY_KIB": "64", "CANDOUR_ARGON2_ITERATIONS": "1", "CANDOUR_ARGON2_LANES": "1"}
+    )
     return env
 
 
@@ -114,8 +122,10 @@ def template_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One installation initialised through the CLI (starter policy, admin alice); tests copy it."""
     base = tmp_path_factory.mktemp("cli-template")
     data_dir = base / "cli-data"
-    cli = Cli(env={**fresh_env(), "CANDOUR_DATA_DIR": str(data_dir), "CANDOUR_ADMIN_PASSPHRASE": PASSPHRASE},
-              cwd=base)
+    cli = Cli(
+        env={**fresh_env(), "CANDOUR_DATA_DIR": str(data_dir), "CANDOUR_ADMIN_PASSPHRASE": PASSPHRASE},
+        cwd=base,
+    )
     cli.ok("init", "--non-interactive", "--admin-login", "alice", "--admin-name", "Alice Admin")
     return data_dir
 
@@ -141,7 +151,9 @@ def test_init_non_interactive_creates_private_files_and_is_idempotent(cli: Cli, 
     env = {"CANDOUR_ADMIN_PASSPHRASE": PASSPHRASE}
     data_dir = Path(cli.env["CANDOUR_DATA_DIR"])
 
-    out = cli.ok("init", "--non-interactive", "--admin-login", "alice", "--admin-name", "Alice Admin", env=env)
+    out = cli.ok(
+        "init", "--non-interactive", "--admin-login", "alice", "--admin-name", "Alice Admin", env=env
+    )
     assert f"done: created data directory {data_dir}" in out
     assert "done: created key files" in out
     assert "done: migrated the database" in out
@@ -161,7 +173,9 @@ def test_init_non_interactive_creates_private_files_and_is_idempotent(cli: Cli, 
         if companion.exists():
             assert mode(companion) == 0o600, companion
 
-    again = cli.ok("init", "--non-interactive", "--admin-login", "alice", "--admin-name", "Alice Admin", env=env)
+    again = cli.ok(
+        "init", "--non-interactive", "--admin-login", "alice", "--admin-name", "Alice Admin", env=env
+    )
     assert "done:" not in again
     assert "ok: key files exist" in again
     assert "ok: database schema is current" in again
@@ -182,14 +196,24 @@ def test_interactive_init_and_passphrase_prompt(cli: Cli, tmp_path: Path) -> Non
 
     evidence = tmp_path / "screenshot.bin"
     evidence.write_bytes(bytes(range(256)) + b"\x00\xff end of evidence")
-    submitted = cli.ok("case", "submit", "--category", "bullying", "--narrative", "The sergeant mocks my accent daily",
-                       "--evidence", str(evidence))
+    submitted = cli.ok(
+        "case",
+        "submit",
+        "--category",
+        "bullying",
+        "--narrative",
+        "The sergeant mocks my accent daily",
+        "--evidence",
+        str(evidence),
+    )
     reference = submitted_reference(submitted)
     assert "routed to psd-conduct (policy v1)" in submitted
     assert "receipt code (shown once): " in submitted
 
     saved = tmp_path / "saved"
-    shown = cli.ok("case", "show", reference, "--as", "carol", "--save-evidence", str(saved), input=f"{PASSPHRASE}\n")
+    shown = cli.ok(
+        "case", "show", reference, "--as", "carol", "--save-evidence", str(saved), input=f"{PASSPHRASE}\n"
+    )
     assert shown.startswith(f"{reference}  status=received")
     assert "narrative: The sergeant mocks my accent daily" in shown
     assert "file screenshot.bin" in shown
@@ -213,12 +237,24 @@ def test_officer_joins_queue_and_is_granted_earlier_cases(installed: Cli) -> Non
     assert [r.returncode for r in submitted] == [0, 0], [r.stderr for r in submitted]
     bullying, corruption = (submitted_reference(r.stdout) for r in submitted)
 
-    added = cli.ok("officer", "add", "bob", "--name", "Bob Baker", "--queue", "psd-conduct", "--unit", "north-bcu",
-                   env={"CANDOUR_NEW_PASSPHRASE": BOB_PASSPHRASE})
+    added = cli.ok(
+        "officer",
+        "add",
+        "bob",
+        "--name",
+        "Bob Baker",
+        "--queue",
+        "psd-conduct",
+        "--unit",
+        "north-bcu",
+        env={"CANDOUR_NEW_PASSPHRASE": BOB_PASSPHRASE},
+    )
     assert added.startswith("added bob (key ") and "queues: psd-conduct" in added
     as_bob = {"CANDOUR_PASSPHRASE": BOB_PASSPHRASE}
     officer_list, refused, alice_list = cli.concurrently(
-        ("officer", "list"), (("case", "show", bullying, "--as", "bob"), as_bob), ("case", "list", "--as", "alice")
+        ("officer", "list"),
+        (("case", "show", bullying, "--as", "bob"), as_bob),
+        ("case", "list", "--as", "alice"),
     )
     assert alice_list.returncode == 0, alice_list.stderr
     assert {line.split()[0] for line in alice_list.stdout.splitlines()} == {bullying, corruption}
@@ -255,11 +291,15 @@ def test_policy_validate_simulate_apply_and_rollback(installed: Cli, tmp_path: P
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: broken\nunits:\n  - id: a\n   name: misindented\n", encoding="utf-8")
     too_slow = tmp_path / "too-slow.yaml"
-    too_slow.write_text(starter.replace("acknowledge_within_days: 7", "acknowledge_within_days: 30"), encoding="utf-8")
+    too_slow.write_text(
+        starter.replace("acknowledge_within_days: 7", "acknowledge_within_days: 30"), encoding="utf-8"
+    )
     to_lead = tmp_path / "to-lead.yaml"
     to_lead.write_text(starter.replace("queues: [psd-conduct]\n", "queues: [psd-lead]\n"), encoding="utf-8")
     assert to_lead.read_text(encoding="utf-8") != starter
-    reference = submitted_reference(cli.ok("case", "submit", "--category", "bullying", "--narrative", "x y z"))
+    reference = submitted_reference(
+        cli.ok("case", "submit", "--category", "bullying", "--narrative", "x y z")
+    )
 
     valid, bad_yaml, invalid, simulated = cli.concurrently(
         ("policy", "validate", str(STARTER)),
@@ -283,14 +323,17 @@ def test_policy_validate_simulate_apply_and_rollback(installed: Cli, tmp_path: P
     assert "1 past case checked: 1 would be routed differently, 0 unchanged." in simulated.stdout
     assert f"- {reference}: would go to psd-lead instead of psd-conduct" in simulated.stdout
 
-    assert cli.ok("policy", "apply", str(to_lead), "--as", "alice", "--note", "conduct to the lead").startswith(
-        "published policy version 2 ")
+    assert cli.ok(
+        "policy", "apply", str(to_lead), "--as", "alice", "--note", "conduct to the lead"
+    ).startswith("published policy version 2 ")
     assert cli.ok("policy", "rollback", "1").strip() == "published policy version 3 (the text of version 1)"
     history = cli.ok("policy", "history").splitlines()
     assert [line.split()[0] for line in history] == ["v3", "v2", "v1"]
     assert "(from v1)" in history[0] and "rollback" in history[0]
     assert "alice" in history[1] and "conduct to the lead" in history[1]
-    assert history[0].split()[4] == history[2].split()[4], "a rollback republishes the same text (same sha256)"
+    assert history[0].split()[4] == history[2].split()[4], (
+        "a rollback republishes the same text (same sha256)"
+    )
 
 
 # --- keys -----------------------------------------------------------------------------------------
@@ -311,8 +354,13 @@ def test_relay_rotation_and_recovery_key(installed: Cli, tmp_path: Path) -> None
     assert "retired r1" in retired
 
     recovery_file = tmp_path / "offline" / "recovery.key"
-    created = cli.ok("keys", "create-recovery", "--out", str(recovery_file),
-                     env={"CANDOUR_RECOVERY_PASSPHRASE": RECOVERY_PASSPHRASE})
+    created = cli.ok(
+        "keys",
+        "create-recovery",
+        "--out",
+        str(recovery_file),
+        env={"CANDOUR_RECOVERY_PASSPHRASE": RECOVERY_PASSPHRASE},
+    )
     fingerprint = created.split()[2]
     assert created.startswith(f"recovery key {fingerprint} written to {recovery_file}")
     assert mode(recovery_file) == 0o600
@@ -325,12 +373,21 @@ def test_relay_rotation_and_recovery_key(installed: Cli, tmp_path: Path) -> None
         ("case", "show", before, "--as", "alice"),
         ("case", "submit", "--category", "harassment", "--narrative", "after"),
     )
-    assert shown_keys.stdout.splitlines() == ["relay keyring: active r2; keys r2", f"recovery key: {fingerprint}"]
+    assert shown_keys.stdout.splitlines() == [
+        "relay keyring: active r2; keys r2",
+        f"recovery key: {fingerprint}",
+    ]
     assert shown_before.returncode == 0, shown_before.stderr
     assert "narrative: before" in shown_before.stdout
     after = submitted_reference(submitted.stdout)
-    opened = cli.ok("case", "show", after, "--recovery-key", str(recovery_file),
-                    env={"CANDOUR_PASSPHRASE": RECOVERY_PASSPHRASE})
+    opened = cli.ok(
+        "case",
+        "show",
+        after,
+        "--recovery-key",
+        str(recovery_file),
+        env={"CANDOUR_PASSPHRASE": RECOVERY_PASSPHRASE},
+    )
     assert opened.startswith(f"{after}  status=received")
     assert "narrative: after" in opened
 
@@ -364,28 +421,49 @@ def test_operator_errors_are_one_line(installed: Cli, tmp_path: Path) -> None:
     fresh = str(tmp_path / "fresh-data")
     cases = {
         "wrong passphrase": (
-            ["case", "list", "--as", "alice", "--passphrase", "not alice's passphrase"], {},
-            "candour: wrong login or passphrase"),
+            ["case", "list", "--as", "alice", "--passphrase", "not alice's passphrase"],
+            {},
+            "candour: wrong login or passphrase",
+        ),
         "missing data directory": (
-            ["officer", "list"], {"CANDOUR_DATA_DIR": absent},
-            f"candour: data directory {absent} does not exist: run `candour init`"),
+            ["officer", "list"],
+            {"CANDOUR_DATA_DIR": absent},
+            f"candour: data directory {absent} does not exist: run `candour init`",
+        ),
         "bad URL": (
-            ["officer", "list"], {"CANDOUR_DATABASE_URL": "bogus"}, "candour: the database URL is not valid"),
+            ["officer", "list"],
+            {"CANDOUR_DATABASE_URL": "bogus"},
+            "candour: the database URL is not valid",
+        ),
         "unreachable database": (
-            ["officer", "list"], {"CANDOUR_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"},
-            "candour: the database is unavailable"),
+            ["officer", "list"],
+            {"CANDOUR_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"},
+            "candour: the database is unavailable",
+        ),
         "unknown case": (
-            ["case", "show", "CN-ZZZZZZZZ", "--as", "alice"], {}, "candour: no case with reference 'CN-ZZZZZZZZ'"),
+            ["case", "show", "CN-ZZZZZZZZ", "--as", "alice"],
+            {},
+            "candour: no case with reference 'CN-ZZZZZZZZ'",
+        ),
         "invalid setting": (
-            ["officer", "list"], {"CANDOUR_ARGON2_LANES": "abc"}, "candour: setting CANDOUR_ARGON2_LANES is invalid"),
+            ["officer", "list"],
+            {"CANDOUR_ARGON2_LANES": "abc"},
+            "candour: setting CANDOUR_ARGON2_LANES is invalid",
+        ),
         "unknown queue": (
             ["officer", "add", "bob", "--name", "Bob", "--queue", "no-such-queue"],
-            {"CANDOUR_NEW_PASSPHRASE": BOB_PASSPHRASE}, "candour: no queue 'no-such-queue'"),
+            {"CANDOUR_NEW_PASSPHRASE": BOB_PASSPHRASE},
+            "candour: no queue 'no-such-queue'",
+        ),
         "init without admin": (
-            ["init", "--non-interactive"], {"CANDOUR_DATA_DIR": fresh},
-            "candour: the first officer needs --admin-login"),
+            ["init", "--non-interactive"],
+            {"CANDOUR_DATA_DIR": fresh},
+            "candour: the first officer needs --admin-login",
+        ),
     }
-    results = dict(zip(cases, cli.concurrently(*((args, env) for args, env, _ in cases.values())), strict=True))
+    results = dict(
+        zip(cases, cli.concurrently(*((args, env) for args, env, _ in cases.values())), strict=True)
+    )
 
     for name, (args, _, expected) in cases.items():
         line = one_line_error(results[name], args)
@@ -396,8 +474,16 @@ def test_operator_errors_are_one_line(installed: Cli, tmp_path: Path) -> None:
 
 def test_submit_with_missing_evidence_file_is_one_line_error(installed: Cli) -> None:
     # Regression: this ended in a FileNotFoundError traceback (the file was read unguarded).
-    line = installed.fail("case", "submit", "--category", "bullying", "--narrative", "see attached",
-                          "--evidence", "no-such-screenshot.png")
+    line = installed.fail(
+        "case",
+        "submit",
+        "--category",
+        "bullying",
+        "--narrative",
+        "see attached",
+        "--evidence",
+        "no-such-screenshot.png",
+    )
     assert line == "candour: no such file: no-such-screenshot.png"
 
 
@@ -429,15 +515,25 @@ def test_init_gives_the_first_officer_a_desk_password(cli: Cli) -> None:
 
 def test_init_submit_show_on_postgres(cli: Cli, postgres_database: str, tmp_path: Path) -> None:
     cli.extra.update({"CANDOUR_DATABASE_URL": postgres_database, "CANDOUR_PASSPHRASE": PASSPHRASE})
-    out = cli.ok("init", "--non-interactive", "--admin-login", "alice", "--admin-name", "Alice Admin",
-                 env={"CANDOUR_ADMIN_PASSPHRASE": PASSPHRASE})
+    out = cli.ok(
+        "init",
+        "--non-interactive",
+        "--admin-login",
+        "alice",
+        "--admin-name",
+        "Alice Admin",
+        env={"CANDOUR_ADMIN_PASSPHRASE": PASSPHRASE},
+    )
     assert "done: migrated the database" in out and "done: published policy version 1" in out
     data_dir = Path(cli.env["CANDOUR_DATA_DIR"])
     assert not (data_dir / "candour.db").exists(), "with a PostgreSQL URL no SQLite file is made"
     assert mode(data_dir) == 0o700
 
-    reference = submitted_reference(cli.ok("case", "submit", "--category", "racism", "--narrative",
-                                           "Racist jokes in the station group chat"))
+    reference = submitted_reference(
+        cli.ok(
+            "case", "submit", "--category", "racism", "--narrative", "Racist jokes in the station group chat"
+        )
+    )
     shown = cli.ok("case", "show", reference, "--as", "alice")
     assert "narrative: Racist jokes in the station group chat" in shown
     assert "priority=high" in shown and "iopc-referral-assessment" in shown

@@ -25,7 +25,9 @@ def _rows(count: int) -> list[dict]:
     for index in range(count):
         received = datetime(2025, 11, 3, 9, tzinfo=UTC) + timedelta(hours=rng.randrange(0, 24 * 150))
         acknowledged = received + timedelta(hours=rng.choice((1, 5, 30, 200))) if rng.random() < 0.7 else None
-        closed = received + timedelta(days=rng.choice((20, 120))) if acknowledged and rng.random() < 0.5 else None
+        closed = (
+            received + timedelta(days=rng.choice((20, 120))) if acknowledged and rng.random() < 0.5 else None
+        )
         facts = {"subject_units": rng.choice((["north-bcu"], ["south-bcu", "north-bcu"], [], ["custody"]))}
         if index % 11 == 0:
             facts = {}

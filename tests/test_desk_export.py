@@ -86,7 +86,10 @@ async def test_pdf_and_bundle_hold_the_case_and_are_audited(
         body = archive.read(f"{ref}/{listed['path']}")
         assert hashlib.sha256(body).hexdigest() == listed["sha256"] == listed["sha256_at_submission"]
         assert len(body) == listed["size"]
-    assert archive.read(f"{ref}/{next(f['path'] for f in document['files'] if f['filename'] == 'shot.png')}") == PNG
+    assert (
+        archive.read(f"{ref}/{next(f['path'] for f in document['files'] if f['filename'] == 'shot.png')}")
+        == PNG
+    )
     sums = archive.read(f"{ref}/SHA256SUMS").decode().splitlines()
     for line in sums:
         digest, name = line.split("  ")

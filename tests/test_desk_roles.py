@@ -139,7 +139,10 @@ async def test_every_role_against_every_route(role: str, vault: Vault, settings,
     async with vault.db.transaction() as session:
         session.add(
             CaseQueue(
-                case_id=result.case_id, queue_id="psd-counter-corruption", via="escalated", added_at=clock.now()
+                case_id=result.case_id,
+                queue_id="psd-counter-corruption",
+                via="escalated",
+                added_at=clock.now(),
             )
         )
     async with vault.db.reading() as session:

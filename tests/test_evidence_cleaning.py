@@ -11,12 +11,14 @@ from __future__ import annotations
 import io
 import random
 import struct
+import subprocess
+import sys
 import zipfile
 import zlib
 
 import pypdf
 import pytest
-from PIL import Image, ImageChops, ImageStat
+from PIL import Image, ImageChops, ImageCms, ImageStat
 from PIL.PngImagePlugin import PngInfo
 from pypdf.generic import ArrayObject, DictionaryObject, FloatObject, NameObject, TextStringObject
 
@@ -31,6 +33,8 @@ from bot.evidence import (
     inspect,
     sniff_media_type,
 )
+from bot.evidence.dispatch import MAX_FINDINGS, tidy
+from tests.image_fixtures import gradient
 
 NAME = b"Jane Smith"
 GPS_IFD, EXIF_IFD = 0x8825, 0x8769
@@ -38,19 +42,6 @@ GPS_IFD, EXIF_IFD = 0x8825, 0x8769
 
 # ---------------------------------------------------------------------------------------------------------
 # Fixtures
-
-
-def gradient(size: tuple[int, int] = (64, 32), mode: str = "RGB") -> Image.Image:
-    """A picture whose every pixel differs, so a rotation or a lost pixel shows."""
-    image = Image.new("RGB", size)
-    image.putdata(
-        [
-            (x * 255 // size[0], y * 255 // size[1], (x + y) % 256)
-            for y in range(size[1])
-            for x in range(size[0])
-        ]
-    )
-    return image.convert(mode)
 
 
 def phone_exif(orientation: int = 6) -> Image.Exif:
@@ -187,6 +178,14 @@ def docx_with_metadata() -> bytes:
         archive.writestr("[Content_Types].xml", CONTENT_TYPES)
         archive.writestr("_rels/.rels", ROOT_RELS)
         archive.writestr("word/document.xml", DOCUMENT)
+        # Word links every picture it shows from the document's relationships (one nothing links is
+        # dropped as unused).
+        archive.writestr(
+            "word/_rels/document.xml.rels",
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+            'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+            'officeDocument/2006/relationships/image" Target="media/image1.jpeg"/></Relationships>',
+        )
         archive.writestr("docProps/core.xml", CORE)
         archive.writestr("docProps/app.xml", APP)
         archive.writestr("docProps/custom.xml", CUSTOM)
@@ -283,16 +282,22 @@ def test_jpeg_exif_gps_device_owner_and_comment_are_gone_and_the_photo_is_uprigh
     assert inspect(result.content, filename=result.filename, media_type=result.media_type) == ()
 
 
-def test_jpeg_without_rotation_keeps_its_size_and_icc_profile() -> None:
+def test_jpeg_without_rotation_keeps_its_size_and_an_srgb_profile() -> None:
     out = io.BytesIO()
-    icc = b"\x00" * 128  # Pillow stores the profile as given; an ICC profile describes colour, not people
+    # The source profile's bytes are never kept (its header dates it, its tags may name a screen): the
+    # picture keeps sRGB colour under Candour's own fixed copy of the profile.
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     gradient((40, 30)).save(out, "JPEG", exif=phone_exif(orientation=1), icc_profile=icc)
     result = clean(out.getvalue(), filename="evidence.jpg", media_type="image/jpeg")
     with Image.open(io.BytesIO(result.content)) as image:
         assert image.size == (40, 30)
-        assert image.info.get("icc_profile") == icc
+        written = ImageCms.ImageCmsProfile(io.BytesIO(image.info["icc_profile"]))
+        assert (
+            ImageCms.getProfileDescription(written).strip()
+            == ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
+        )
         assert not image.getexif()
-    assert result.filename == "evidence.jpg"
+    assert result.filename == "photo.jpg"  # a picture's own name is never kept
 
 
 def test_a_truncated_jpeg_is_refused_with_a_plain_sentence() -> None:
@@ -385,7 +390,7 @@ def test_gif_comment_and_xmp_go_and_the_animation_stays() -> None:
             second.seek(index)
             assert second.info["duration"] == first.info["duration"]
             assert first.convert("RGB").tobytes() == second.convert("RGB").tobytes()
-    assert inspect(result.content, filename="a.gif", media_type="image/gif") == ()
+    assert inspect(result.content, filename=result.filename, media_type="image/gif") == ()
 
 
 def test_webp_exif_and_xmp_chunks_go_and_lossless_pixels_are_identical() -> None:
@@ -403,7 +408,7 @@ def test_webp_exif_and_xmp_chunks_go_and_lossless_pixels_are_identical() -> None
     with Image.open(io.BytesIO(original)) as first, Image.open(io.BytesIO(result.content)) as second:
         assert "exif" not in second.info and "xmp" not in second.info
         assert first.tobytes() == second.tobytes()
-    assert inspect(result.content, filename="a.webp", media_type="image/webp") == ()
+    assert inspect(result.content, filename=result.filename, media_type="image/webp") == ()
 
 
 def test_tiff_tags_naming_the_device_and_owner_go_and_pixels_are_identical() -> None:
@@ -427,7 +432,7 @@ def test_tiff_tags_naming_the_device_and_owner_go_and_pixels_are_identical() -> 
     with Image.open(io.BytesIO(original)) as first, Image.open(io.BytesIO(result.content)) as second:
         assert not {271, 272, 305, 306, 315} & set(second.tag_v2)
         assert first.tobytes() == second.tobytes()
-    assert inspect(result.content, filename="s.tif", media_type="image/tiff") == ()
+    assert inspect(result.content, filename=result.filename, media_type="image/tiff") == ()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -492,9 +497,11 @@ def test_docx_author_editor_company_template_and_custom_properties_go_and_the_bo
         assert "docProps/custom.xml" not in names
         assert archive.read("word/document.xml") == DOCUMENT
         core = archive.read("docProps/core.xml")
-        assert b"<dc:creator></dc:creator>" in core and b"<cp:lastModifiedBy></cp:lastModifiedBy>" in core
-        assert b"<dc:title>Notes</dc:title>" in core  # everything not named identifying is kept
-        assert b"<Application>Microsoft Office Word</Application>" in archive.read("docProps/app.xml")
+        # Removed, not blanked: an empty date is an invalid one. A title or the app's name can point at
+        # the writer too, so they go as well.
+        for element in (b"dc:creator", b"cp:lastModifiedBy", b"dc:title"):
+            assert b"<" + element not in core
+        assert b"Microsoft Office Word" not in archive.read("docProps/app.xml")
         assert b"custom.xml" not in archive.read("[Content_Types].xml") + archive.read("_rels/.rels")
         assert all(info.date_time == (1980, 1, 1, 0, 0, 0) for info in archive.infolist())
         with Image.open(io.BytesIO(archive.read("word/media/image1.jpeg"))) as picture:
@@ -551,8 +558,8 @@ def test_plain_text_has_nothing_to_clean() -> None:
 @pytest.mark.parametrize(
     ("content", "declared", "expected"),
     [
-        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200), "image/heic", "image/heic"),
-        (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + bytes(200), "video/mp4", "video/mp4"),
+        (b"BM" + bytes(200), "image/bmp", "image/bmp"),
+        (b"{\\rtf1\\ansi Jane Smith}" + bytes(20), "application/rtf", "application/rtf"),
         (bytes(range(256)) * 4, "application/x-unknown", "application/x-unknown"),
     ],
 )
@@ -575,7 +582,7 @@ def test_magic_bytes_decide_the_type_not_the_sender() -> None:
     # A JPEG claimed to be text would otherwise pass through as "nothing to clean".
     assert sniff_media_type(phone_jpeg(), "notes.txt", "text/plain") == "image/jpeg"
     result = clean(phone_jpeg(), filename="notes.txt", media_type="text/plain")
-    assert result.media_type == "image/jpeg" and result.filename == "notes.jpg" and result.removed
+    assert result.media_type == "image/jpeg" and result.filename == "photo.jpg" and result.removed
     # A cleanable type claimed for bytes that are not that type is not believed.
     assert sniff_media_type(bytes(range(256)), "x.pdf", "application/pdf") == "application/octet-stream"
     assert sniff_media_type(b"\xff\xfe\x00binary", "x.txt", "text/plain") != "text/plain"
@@ -594,7 +601,20 @@ def test_can_clean_names_the_supported_types() -> None:
         and can_clean(evidence.PPTX)
     )
     assert can_clean("IMAGE/JPEG; q=1")
-    assert not can_clean("image/heic") and not can_clean("video/mp4") and not can_clean("application/zip")
+    for media_type in (
+        "image/heic",
+        "image/avif",
+        "video/mp4",
+        "video/quicktime",
+        "video/webm",
+        "audio/mpeg",
+    ):
+        assert can_clean(media_type)
+    for media_type in ("application/vnd.oasis.opendocument.text", "audio/flac"):
+        assert can_clean(media_type)
+    assert (
+        not can_clean("application/zip") and not can_clean("image/bmp") and not can_clean("application/rtf")
+    )
 
 
 def test_files_over_the_limit_are_refused() -> None:
@@ -689,3 +709,26 @@ def test_damaged_files_of_every_type_give_a_plain_error_or_a_clean_result() -> N
                 continue
             if result.cleaned:
                 assert inspect(result.content, filename=result.filename, media_type=result.media_type) == ()
+
+
+def test_a_file_with_more_findings_than_the_cap_says_how_many_more() -> None:
+    """Hundreds of comment authors cross the process boundary as at most MAX_FINDINGS, the last a count."""
+    many = [Finding("person", f"a name on comments or changes (Person {n})") for n in range(420)]
+    listed = tidy(many + many[:10])  # repeats count once
+    assert len(listed) == MAX_FINDINGS
+    assert listed[:-1] == tuple(many[: MAX_FINDINGS - 1])
+    assert listed[-1] == Finding("other", f"and {420 - MAX_FINDINGS + 1} more hidden details")
+
+
+def test_the_bot_process_loads_no_file_parser() -> None:
+    """Threat: a parser of hostile formats in the process that holds the relay key. The bot's modules
+    import the evidence package for its findings and refusals only; the parsers load in the worker.
+    (`candour run` still serves the desk, whose case-file PDFs load Pillow, in the same process until
+    issue 12 gives each door a process of its own.)"""
+    modules = ("PIL", "pikepdf", "av", "lxml", "mutagen", "pillow_heif", "bot.evidence.dispatch")
+    script = (
+        "import sys, bot.application, bot.files, bot.cleaner, bot.evidence_flow\n"
+        f"print([m for m in {modules!r} if m in sys.modules])\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

@@ -1,0 +1,208 @@
+"""What every format shares: a finding, what inspecting and cleaning return, refusals, and the interface
+one small class per format implements (the way mat2 gives each format its own parser).
+
+Why values travel with findings: the independent check after cleaning searches the result's bytes for
+every value the inspection saw in the original. The values are never shown, logged or stored; they live
+only inside the cleaner process for the length of one file.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+MAX_SUMMARY = 80
+KINDS = ("location", "person", "device", "time", "software", "other")
+
+TOO_LARGE = "This file is larger than 20 MB, the most Candour accepts. Please send a smaller copy."
+DAMAGED = "This file could not be read. It may be damaged or only partly sent. Please try sending it again."
+TOO_MANY_PIXELS = (
+    "This picture is too large to check safely (over 60 megapixels). Please send a smaller copy."
+)
+TOO_COMPLEX = "This file has too many parts to check safely. Please send a simpler copy, or a screenshot."
+PDF_LOCKED = "This PDF is protected by a password, so it cannot be checked. Please send a copy without one."
+NOT_CLEANED = (
+    "Candour could not remove the hidden details from this file, so it has not been used. "
+    "Please send a screenshot of it instead."
+)
+TOO_SLOW = "Checking this file took too long, so it has not been used. Please send a smaller or simpler copy."
+
+
+class EvidenceError(Exception):
+    """A file that cannot be read or will not be processed; str(error) is a plain sentence for the reporter."""
+
+
+class Unsupported(Exception):
+    """A variant of a cleanable type that cannot be rewritten safely: handed back unchanged, cleaned=False."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One identifying detail a file carries, described for the reporter's own phone screen."""
+
+    kind: str
+    summary: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown finding kind {self.kind!r}")
+        if not self.summary or len(self.summary) > MAX_SUMMARY:
+            raise ValueError("a finding's summary must be 1 to 80 characters")
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What a file carries: findings for the reporter, and the raw values behind them for the byte search."""
+
+    findings: tuple[Finding, ...] = ()
+    values: tuple[str, ...] = ()
+
+    def __add__(self, other: Inspection) -> Inspection:
+        return Inspection(self.findings + other.findings, self.values + other.values)
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A format's cleaned bytes, and the parts it removed whole (an embedded file it cannot check)."""
+
+    content: bytes
+    dropped: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """The file to seal: cleaned content, its real media type, a safe file name, and what was removed."""
+
+    content: bytes
+    media_type: str
+    filename: str
+    removed: tuple[Finding, ...]
+    cleaned: bool
+
+
+class Nested(Protocol):
+    """How a container format hands a file found inside it (a picture in a PDF, a PDF in a DOCX) back to
+    the dispatcher, which picks that file's own format and counts the depth."""
+
+    keep_orientation: bool
+    """Whether pictures keep the orientation and colour values they are stored in: a PDF places them by
+    its own matrix and colours them by its own colour space, ignoring EXIF and the picture's profile, so
+    turning one upright or converting its colours would distort its page. Otherwise pictures are turned
+    upright and converted to sRGB."""
+
+    def media_type(self, content: bytes) -> str:
+        """The embedded file's real type, from its bytes."""
+        ...
+
+    def inspect(self, content: bytes) -> Inspection:
+        """What the embedded file carries (empty for a type Candour cannot read)."""
+        ...
+
+    def clean(self, content: bytes, *, keep_orientation: bool = False) -> Rewrite | None:
+        """The embedded file cleaned by its own format, or None when Candour cannot clean that type, in
+        which case the container removes the part and names it in `Rewrite.dropped`."""
+        ...
+
+
+class Format:
+    """One family of file types: how to read what it hides, and how to write it without.
+
+    `cannot_clean` is the honest list, in plain words, of what this format's cleaning leaves in place; it
+    is printed in docs/evidence.md and the tests hold the code to it. `body_text` says whether the
+    visible content may legitimately repeat a metadata value (a document naming its author in its text):
+    then the byte search allows as many copies as the original had outside the places inspected.
+    """
+
+    media_types: ClassVar[tuple[str, ...]] = ()
+    cannot_clean: ClassVar[tuple[str, ...]] = ()
+    body_text: ClassVar[bool] = False
+
+    def inspect(self, content: bytes, nested: Nested) -> Inspection:
+        """Every identifying detail the format's library can read out of the file."""
+        raise NotImplementedError
+
+    def clean(self, content: bytes, nested: Nested) -> Rewrite:
+        """The file rewritten without those details; raises Unsupported or EvidenceError when it cannot."""
+        raise NotImplementedError
+
+    def streams(self, content: bytes) -> Iterator[bytes]:
+        """The file's compressed pieces, decompressed, so the byte search sees inside them."""
+        return iter(())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Building findings
+
+
+def display(value: object, limit: int) -> str:
+    """A metadata value made safe and short for a chat message.
+
+    Why / threat: values come from the file, so they may hold control or bidirectional-override characters
+    that would garble or disguise the bot's message; those become spaces, and long values are cut.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in str(value)[:500])
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: max(limit - 1, 0)].rstrip() + "…"
+    return text
+
+
+def finding(kind: str, what: str, value: object = None) -> Finding:
+    """A finding whose summary shows a short value when there is room: the reporter's own screen."""
+    room = MAX_SUMMARY - len(what) - 3
+    shown = display(value, room) if value is not None and room >= 4 else ""
+    return Finding(kind, f"{what} ({shown})" if shown else what[:MAX_SUMMARY])
+
+
+def when(value: object) -> str:
+    """An EXIF-style, PDF-style or ISO date shown as YYYY-MM-DD HH:MM; anything else as given."""
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+    match = re.search(r"(\d{4})[:\-]?(\d{2})[:\-]?(\d{2})[ T]?(\d{2}):?(\d{2})", text)
+    return f"{match[1]}-{match[2]}-{match[3]} {match[4]}:{match[5]}" if match else text
+
+
+def prefixed(findings: tuple[Finding, ...], prefix: str) -> tuple[Finding, ...]:
+    """Findings from a part inside a file, said to be inside (once, however deep the nesting)."""
+    out = []
+    for found in findings:
+        summary = prefix + re.sub(r"^in a (?:picture|file) inside: ", "", found.summary)
+        if len(summary) > MAX_SUMMARY:
+            summary = summary[: MAX_SUMMARY - 1].rstrip() + "…"
+        out.append(Finding(found.kind, summary))
+    return tuple(out)
+
+
+class Found:
+    """Collects findings, and the values behind them, while a format inspects a file."""
+
+    def __init__(self) -> None:
+        self._findings: list[Finding] = []
+        self._values: list[str] = []
+
+    def add(self, kind: str, what: str, value: object = None, *, show: bool = True) -> None:
+        """One detail: `value` is searched for after cleaning, and shown to the reporter when `show`."""
+        self._findings.append(finding(kind, what, value if show else None))
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and value.strip():
+            self._values.append(value.strip())
+
+    def value(self, value: object) -> None:
+        """A value to search for after cleaning that adds no finding of its own (one already said it)."""
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and value.strip():
+            self._values.append(value.strip())
+
+    def nested(self, inspection: Inspection, prefix: str = "in a file inside: ") -> None:
+        """What an embedded file carries, said to be inside."""
+        self._findings.extend(prefixed(inspection.findings, prefix))
+        self._values.extend(inspection.values)
+
+    def result(self) -> Inspection:
+        return Inspection(tuple(self._findings), tuple(self._values))

@@ -1,0 +1,161 @@
+"""What a cleaning worker says back (bot/cleaner_wire.py), held to the wire's rules by fake workers.
+
+A fake worker is a real process speaking the protocol badly: findings of unknown kinds, text of its own
+in place of a known sentence, a path for a file name, a body past the limit, a header that is not JSON
+or nests past the parser's depth, a crash, silence, a ready frame naming a process that is not its own.
+Each is refused with one of the known sentences, and nothing the worker wrote reaches the reporter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bot.cleaner import UNAVAILABLE, Cleaner, CleanerLimits, CleanerUnavailableError
+from bot.evidence import DAMAGED, TOO_COMPLEX, TOO_SLOW, EvidenceError
+from tests.test_cleaner_process import gone, launcher, workers
+
+# --- a worker that lies ---------------------------------------------------------------------------
+
+
+FAKE_WORKER = r"""
+import json, struct, sys, time
+
+def send(header, body=b"", *, body_size=None):
+    raw = json.dumps(header).encode()
+    size = len(body) if body_size is None else body_size
+    sys.stdout.buffer.write(struct.pack(">II", len(raw), size) + raw + body)
+    sys.stdout.buffer.flush()
+
+def receive():
+    head, size = struct.unpack(">II", sys.stdin.buffer.read(8))
+    header = json.loads(sys.stdin.buffer.read(head))
+    return header, sys.stdin.buffer.read(size)
+
+mode = sys.argv[1]
+ready = {"ready": True, "version": 99 if mode == "wrong_version" else 1, "isolated": mode != "not_isolated"}
+if mode == "bad_init":
+    ready["init"] = "1; kill"
+elif mode == "names_another":
+    ready["init"] = int(sys.argv[2])  # a process that is not its child
+send(ready)
+header, body = receive()
+good = {"ok": True, "media_type": "text/plain", "filename": "a.txt", "cleaned": True, "removed": [],
+        "cleanable": True, "findings": [], "problem": None}
+if mode == "bad_kind":
+    send({**good, "findings": [["evil", "x"]], "removed": [["evil", "x"]]})
+elif mode == "long_summary":
+    send({**good, "removed": [["person", "y" * 500]]}, b"x")
+elif mode == "huge_body":
+    send(good, b"", body_size=1 << 30)
+elif mode == "free_text_error":
+    send({"error": "The file names Jane Whistler"})
+elif mode == "free_text_problem":
+    send({**good, "problem": "The file names Jane Whistler"})
+elif mode == "path_name":
+    send({**good, "filename": "../keys/relay.key"}, b"x")
+elif mode == "not_cleaned_with_bytes":
+    send({**good, "cleaned": False}, b"other bytes")
+elif mode == "deep_json":
+    raw = b"[" * 120000 + b"]" * 120000
+    sys.stdout.buffer.write(struct.pack(">II", len(raw), 0) + raw)
+    sys.stdout.buffer.flush()
+elif mode == "not_json":
+    raw = b"\x80\x04\x95 a pickle, not JSON"
+    sys.stdout.buffer.write(struct.pack(">II", len(raw), 0) + raw)
+    sys.stdout.buffer.flush()
+elif mode == "hangs":
+    time.sleep(60)
+elif mode in ("not_isolated", "names_another"):
+    send(good, body)
+elif mode == "crashes":
+    import os
+    os.abort()
+"""
+
+
+@pytest.fixture
+def fake_worker(tmp_path: Path) -> Callable[..., str]:
+    """A `python` for Cleaner that runs the fake worker in the given mode, whatever arguments it gets."""
+    return functools.partial(launcher, tmp_path, "fake_worker", FAKE_WORKER)
+
+
+@pytest.mark.parametrize(
+    ("mode", "sentence"),
+    [
+        pytest.param("bad_kind", DAMAGED, id="bad_kind"),
+        pytest.param("long_summary", DAMAGED, id="long_summary"),
+        pytest.param("huge_body", TOO_COMPLEX, id="huge_body"),
+        pytest.param("free_text_error", DAMAGED, id="free_text_error"),
+        pytest.param("free_text_problem", DAMAGED, id="free_text_problem"),
+        pytest.param("path_name", DAMAGED, id="path_name"),
+        pytest.param("not_cleaned_with_bytes", DAMAGED, id="not_cleaned_with_bytes"),
+        pytest.param("not_json", DAMAGED, id="not_json"),
+        pytest.param("deep_json", DAMAGED, id="deep_json"),
+        pytest.param("crashes", TOO_COMPLEX, id="crashes"),
+    ],
+)
+async def test_a_worker_that_lies_is_refused_field_by_field(fake_worker, mode: str, sentence: str) -> None:
+    """Nothing a worker writes reaches the reporter unless it is one of the known sentences or findings."""
+    async with Cleaner(python=fake_worker(mode)) as cleaner:
+        with pytest.raises(EvidenceError) as refused:
+            if mode in ("bad_kind", "free_text_problem"):
+                await cleaner.examine(b"x", filename="a.txt", media_type="text/plain")
+            else:
+                await cleaner.clean(b"x", filename="a.txt", media_type="text/plain")
+    assert str(refused.value) == sentence
+    assert "Jane" not in str(refused.value)
+
+
+async def test_a_worker_that_never_answers_is_killed_at_the_wall_time(fake_worker) -> None:
+    async with Cleaner(CleanerLimits(wall_seconds=0.5), python=fake_worker("hangs")) as cleaner:
+        started = time.monotonic()
+        with pytest.raises(EvidenceError) as refused:
+            await cleaner.clean(b"x", filename="a.txt", media_type="text/plain")
+        assert time.monotonic() - started < 3
+    assert str(refused.value) == TOO_SLOW
+
+
+async def test_a_request_cancelled_mid_file_ends_its_worker_and_the_cleaner_carries_on(fake_worker) -> None:
+    """As when the bot stops while a file is being cleaned: the worker goes with the request."""
+    async with Cleaner(python=fake_worker("hangs")) as cleaner:
+        task = asyncio.ensure_future(cleaner.clean(b"x", filename="a.txt", media_type="text/plain"))
+        for _ in range(200):
+            if len(workers(b"fake_worker")) >= 2:  # the busy one and the next warm one
+                break
+            await asyncio.sleep(0.02)
+        busy = workers(b"fake_worker")[0]
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await gone([busy])
+    assert workers(b"fake_worker") == []
+
+
+async def test_a_worker_that_cannot_start_is_a_plain_unavailable(fake_worker, tmp_path: Path) -> None:
+    for python in (fake_worker("wrong_version"), fake_worker("bad_init"), str(tmp_path / "no-such-python")):
+        async with Cleaner(python=python) as cleaner:
+            with pytest.raises(CleanerUnavailableError) as refused:
+                await cleaner.clean(b"x", filename="a.txt", media_type="text/plain")
+        assert str(refused.value) == UNAVAILABLE
+        assert isinstance(refused.value, EvidenceError)
+
+
+async def test_a_ready_frame_naming_another_process_gets_that_process_no_signal(fake_worker) -> None:
+    """The bot kills a worker's namespace by the number its ready frame gives, only once /proc shows
+    that process is the worker's own child: a number that names any other process is ignored."""
+    victim = await asyncio.create_subprocess_exec("sleep", "30")
+    try:
+        async with Cleaner(python=fake_worker("names_another", victim.pid)) as cleaner:
+            cleaned = await cleaner.clean(b"x", filename="a.txt", media_type="text/plain")
+        await asyncio.sleep(0.2)
+        assert cleaned.content == b"x"
+        assert victim.returncode is None
+    finally:
+        victim.kill()
+        await victim.wait()
