@@ -149,7 +149,9 @@ async def examine(bot: Bot, cleaner: Cleaner, answer: EvidenceAnswer) -> Evidenc
     except IsolationError:
         raise _unavailable(answer) from None
     answer.media_type, answer.size = examined.media_type, len(data)
-    shown = set(distinct([*examined.findings, *examined.removed]))
+    # The name is replaced whether the details are kept or removed (bot/evidence/names.py), so it is not
+    # asked about; the receipt shows the name the file is sealed under.
+    shown = {f for f in distinct([*examined.findings, *examined.removed]) if not names.about_the_name(f)}
     findings = [f for f in examined.findings if f in shown]
     answer.findings, answer.finding_kinds, answer.findings_more = bounded(findings, MAX_FINDINGS)
     seen = {finding.summary for finding in findings}

@@ -66,10 +66,19 @@ def findings(filename: str, media_type: str) -> list[Finding]:
     if stem.casefold() in NEUTRAL_STEMS:
         return []
     if _TIME_IN_NAME.search(stem):
-        return [finding("time", "the file name, which shows the date", stem)]
+        return [finding("time", f"{NAME_FINDING}, which shows the date", stem)]
     if _CAMERA_NAME.match(stem):
-        return [finding("device", "the file name the camera gave it", stem)]
-    return [finding("other", "the file name", stem)]
+        return [finding("device", f"{NAME_FINDING} the camera gave it", stem)]
+    return [finding("other", NAME_FINDING, stem)]
+
+
+NAME_FINDING = "the file name"
+
+
+def about_the_name(found: Finding) -> bool:
+    """Whether a finding is about the file's name, which is replaced whatever the reporter chooses, so it
+    is no reason to ask them whether to keep the file's details."""
+    return found.summary.startswith(NAME_FINDING)
 
 
 def neutral_stem(media_type: str) -> str:
