@@ -5,17 +5,26 @@ lxml) are large native code fed bytes chosen by whoever made the file. A file cr
 them must find nothing worth taking: so cleaning never runs in the bot's process, whose memory holds the
 relay key, the receipt pepper and the Telegram token, and which has the database and the network in
 reach. It runs in `bot.evidence.worker`, started by exec (never a fork of the bot, whose copied memory
-would hold those keys), with an empty environment, no inherited descriptors but two pipes, and limits on
+would hold those keys), with an empty environment, no inherited descriptor but one socket, and limits on
 memory, CPU time, wall time and output.
 
+That process is a zygote (bot.evidence.zygote): it imports every parser and warms every format once,
+boxes itself away from the machine, and then never reads a file. For each file it forks a relay, which
+takes namespaces of its own for the file, and the reader, which reads it: a fresh copy of the pristine
+zygote, so nothing of one file can reach the next, for milliseconds rather than the second of CPU a
+new interpreter and its warm-up take. One worker is forked ahead, so the file's wait starts at once.
+
 What isolation gives, where the kernel allows unprivileged user namespaces (`Cleaner.isolated`): the
-worker has new user, mount, network, IPC and PID namespaces, no capabilities and no_new_privs, and is
-chrooted into an empty directory that is deleted once it is ready. So it has no network (not even
-loopback), no file to read or create, no process of the machine to signal or trace (the bot included:
-none has a number in its PID namespace), and no shared memory or message queue of the machine's. The
-file is read by the first process of that PID namespace; when it ends, or is killed (the bot kills it
-by a pidfd at the wall time, whatever it did to its process group or PDEATHSIG), the kernel kills every
-process left in the namespace, so anything it started dies with it.
+reader has user, mount, network, IPC and PID namespaces of its own (the first three shared with the
+zygote, the last three new for each file), no capabilities and no_new_privs, and is chrooted into an
+empty directory that is deleted once the zygote is ready. So it has no network (not even loopback), no
+file to read or create, no process to signal or trace (the bot, the zygote and every other file's
+reader included: none has a number in its PID namespace), and no shared memory, message queue or
+abstract socket of anyone's. The reader is the first process of its PID namespace; when it ends, or is
+killed (the bot kills it by a pidfd at the wall time, whatever it did to its process group or
+PDEATHSIG), the kernel kills every process left in the namespace, so anything it started dies with it.
+The zygote keeps capabilities, but only in its own user namespace, to make each file's namespaces; it
+never reads a file (bot.evidence.isolation.leave_the_machine says why that is safe).
 
 What isolation does not give: no seccomp filter, so every system call stays open to the worker, and a
 file that reaches a kernel bug through one is out of scope (keep the kernel patched); no limit on what
@@ -25,9 +34,8 @@ descriptors remain (`require_isolation` makes that a refusal to start, naming
 CANDOUR_CLEANER_REQUIRE_ISOLATION). The answers a worker sends are data, checked field by field
 (bot/cleaner_wire.py), so a compromised worker cannot run code in the bot either.
 
-One process per file: a crash, a limit or a timeout costs that file only (it is refused with a plain
-sentence), and the next file gets a fresh process. One warm process is kept ready, so start-up (imports
-and the warm-up of every format) is off the reporter's wait.
+One reader per file: a crash, a limit or a timeout costs that file only (it is refused with a plain
+sentence), and the next file gets a fresh one; a zygote that dies or misbehaves is replaced.
 """
 
 from __future__ import annotations
@@ -35,16 +43,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import shutil
-import signal
 import sys
-import tempfile
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from bot import cleaner_wire as wire
+from bot.cleaner_processes import StartError, Worker, Zygote, environment
 from bot.cleaner_wire import Examined
 from bot.evidence import MAX_BYTES, Cleaned, EvidenceError, protocol
 
@@ -116,8 +121,9 @@ class Cleaner:
         self._python = python
         self.require_isolation = require_isolation
         self._slots: asyncio.Semaphore | None = None
-        self._spare: asyncio.Future[_Worker] | None = None
-        self._running: set[_Worker] = set()
+        self._zygote: asyncio.Future[Zygote] | None = None
+        self._spare: asyncio.Future[Worker] | None = None
+        self._running: set[Worker] = set()
         self._started = False
         self._warned = False
         self._last_isolated: bool | None = None
@@ -132,46 +138,46 @@ class Cleaner:
         await self.close()
 
     async def start(self) -> None:
-        """Start the first warm worker (and with `require_isolation`, fail now if it cannot isolate)."""
+        """Start the zygote and the first worker (and with `require_isolation`, fail now if it cannot
+        isolate)."""
         if self._started:
             return
         self._started = True
         # Why made here, not in __init__: a semaphore belongs to the event loop that first waits on it,
         # and a cleaner closed and started again may be on another loop (tests run one per test).
         self._slots = asyncio.Semaphore(self.limits.concurrency)
-        self._spare = asyncio.ensure_future(self._spawn())
+        self._zygote = asyncio.ensure_future(self._start_zygote())
         if self.require_isolation:
             try:
-                self._check_isolation(await asyncio.shield(self._spare))
+                await asyncio.shield(self._zygote)
             except BaseException:
                 await self.close()
                 raise
+        self._warm_next()
 
     async def close(self) -> None:
-        """Stop every worker, the warm one included (a file being cleaned is refused); a later call
-        starts the cleaner again."""
+        """Stop every process, the zygote and the warm worker included (a file being cleaned is refused);
+        a later call starts the cleaner again."""
         self._started = False
         spare, self._spare = self._spare, None
         if spare is not None:
-            if spare.done() and not spare.cancelled() and spare.exception() is None:
-                await _kill(spare.result())
-            else:
-                spare.cancel()
-                with contextlib.suppress(BaseException):
-                    await _kill(await spare)
+            await _settle(spare, Worker.kill)
         for worker in list(self._running):
-            await _kill(worker)
+            await worker.kill()
+        zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            await _settle(zygote, Zygote.kill)
 
     async def ready(self) -> None:
-        """Wait until a warm worker is ready for the next file (start-up and warm-up done)."""
+        """Wait until a warm worker is ready for the next file."""
         await self.start()
         if self._spare is not None:
             with contextlib.suppress(Exception):
-                self._last_isolated = (await asyncio.shield(self._spare)).isolated
+                await asyncio.shield(self._spare)
 
     @property
     def isolated(self) -> bool | None:
-        """Whether the last worker to start got its namespaces (None before any has)."""
+        """Whether the last zygote to start got its namespaces (None before any has)."""
         return self._last_isolated
 
     async def examine(self, content: bytes, *, filename: str, media_type: str) -> Examined:
@@ -198,51 +204,99 @@ class Cleaner:
         async with self._slots:
             worker = await self._take()
             self._running.add(worker)
+            self._warm_next()
             try:
                 request = {"op": op, "filename": str(filename)[:1000], "media_type": str(media_type)[:200]}
-                return await worker.ask(request, content, self.limits)
+                limits = self.limits
+                return await worker.ask(
+                    request, content, wall_seconds=limits.wall_seconds, output_bytes=limits.output_bytes
+                )
             finally:
                 self._running.discard(worker)
-                await _kill(worker)
-                self._warm_next()
+                await worker.kill()
 
     def _warm_next(self) -> None:
-        """Start warming the worker for the next file, once this one is done.
-
-        Why after, not as a file begins: warming runs every format over samples, a second of CPU that on a
-        small machine would be taken from the file the reporter is waiting for.
-        """
+        """Have the next file's worker forked now. Why at once: a fork costs milliseconds, not the second
+        of CPU a fresh interpreter and its warm-up would (that was paid once, by the zygote)."""
         if self._started and self._spare is None:
-            self._spare = asyncio.ensure_future(self._spawn())
+            self._spare = asyncio.ensure_future(self._fork())
 
-    async def _take(self) -> _Worker:
-        """The warm worker (the next starts warming when this file is done), or a fresh one."""
+    async def _take(self) -> Worker:
+        """The warm worker, or a fresh one if it did not start."""
         spare, self._spare = self._spare, None
-        worker: _Worker | None = None
         if spare is not None:
             try:
-                worker = await asyncio.shield(spare)
+                return await asyncio.shield(spare)
             except asyncio.CancelledError:
                 if not spare.cancelled():  # this request was cancelled, not the warm worker
                     _discard(spare)
                     raise
-            except Exception:  # noqa: S110 - it did not start: a fresh one is tried below
-                pass
-        if worker is None or worker.process.returncode is not None:
-            if worker is not None:
-                await _kill(worker)
-            worker = await self._spawn()  # CleanerUnavailableError if no worker can start at all
-        try:
-            self._check_isolation(worker)
-        except IsolationError:
-            await _kill(worker)
-            raise
-        return worker
+            except (CleanerUnavailableError, IsolationError):
+                pass  # tried once more below, from a zygote started afresh if that one has gone
+        return await self._fork()
 
-    def _check_isolation(self, worker: _Worker) -> None:
+    async def _fork(self) -> Worker:
+        """A worker from the zygote; a zygote that has gone or misbehaves is replaced once."""
+        for attempt in (1, 2):
+            zygote = await self._living_zygote()
+            try:
+                worker = await zygote.fork()
+            except StartError:
+                await self._drop_zygote(zygote)
+                if attempt == 2:
+                    log.error("a cleaning worker did not start")
+                    raise CleanerUnavailableError() from None
+                continue
+            worker.isolated = zygote.isolated
+            return worker
+        raise AssertionError("unreachable")
+
+    async def _living_zygote(self) -> Zygote:
+        if self._zygote is None or (self._zygote.done() and self._zygote.exception() is not None):
+            self._zygote = asyncio.ensure_future(self._start_zygote())
+        zygote = await asyncio.shield(self._zygote)
+        if not zygote.alive:
+            await self._drop_zygote(zygote)
+            return await self._living_zygote()
+        return zygote
+
+    async def _drop_zygote(self, zygote: Zygote) -> None:
+        current = self._zygote
+        made = current is not None and current.done() and not current.cancelled()
+        if made and current.exception() is None and current.result() is zygote:  # type: ignore[union-attr]
+            self._zygote = None
+        await zygote.kill()
+
+    async def _start_zygote(self) -> Zygote:
+        """Start the zygote and wait for its ready frame; CleanerUnavailableError if it cannot start,
+        IsolationError if it could not isolate and `require_isolation` says not to run so."""
+        try:
+            zygote = await Zygote.start(
+                self._python, memory_bytes=self.limits.memory_bytes, cpu_seconds=self.limits.cpu_seconds
+            )
+        except StartError:
+            log.error("a cleaning worker could not be started")
+            raise CleanerUnavailableError() from None
+        try:
+            await asyncio.wait_for(zygote.ready(), START_SECONDS)
+        except (TimeoutError, StartError, EvidenceError, OSError, ValueError):
+            await zygote.kill()
+            log.error("a cleaning worker did not start")
+            raise CleanerUnavailableError() from None
+        except BaseException:
+            await zygote.kill()
+            raise
+        try:
+            self._check_isolation(zygote)
+        except IsolationError:
+            await zygote.kill()
+            raise
+        return zygote
+
+    def _check_isolation(self, zygote: Zygote) -> None:
         """Why one warning, not one per file: it is a property of the machine; no file detail is in it."""
-        self._last_isolated = worker.isolated
-        if worker.isolated:
+        self._last_isolated = zygote.isolated
+        if zygote.isolated:
             return
         if self.require_isolation:
             raise IsolationError(REFUSED_ISOLATION)
@@ -250,171 +304,30 @@ class Cleaner:
             self._warned = True
             log.warning(UNISOLATED_WARNING)
 
-    async def _spawn(self) -> _Worker:
-        """Start a worker and wait for its ready line; CleanerUnavailableError if it cannot start."""
-        worker = await _Worker.start(self._python, self.limits)
-        try:
-            await asyncio.wait_for(worker.ready(), START_SECONDS)
-        except (TimeoutError, EvidenceError, OSError, ValueError):
-            await _kill(worker)
-            log.error("a cleaning worker did not start")
-            raise CleanerUnavailableError() from None
-        except BaseException:
-            await _kill(worker)
-            raise
-        return worker
+
+async def _settle(future: asyncio.Future[Any], kill: Any) -> None:
+    """End what a future made (or will make), or cancel it."""
+    if future.done():
+        if not future.cancelled() and future.exception() is None:
+            await kill(future.result())
+        return
+    future.cancel()
+    with contextlib.suppress(BaseException):
+        await kill(await future)
 
 
-def environment() -> dict[str, str]:
-    """The worker's whole environment: nothing of the bot's.
-
-    Threat: the bot's environment may hold CANDOUR_TELEGRAM_TOKEN, a database URL with its password, or
-    the paths of key files; a worker holding them could hand them to whoever exploited it. Python needs no
-    variable to run `-I` (isolated mode ignores PYTHON* anyway); a fixed UTF-8 locale keeps text handling
-    the same on every machine.
-    """
-    return {"LC_ALL": "C.UTF-8"}
-
-
-class _Worker:
-    """One worker process, its empty directory, the pipes to it, and its namespace's first process."""
-
-    def __init__(self, process: asyncio.subprocess.Process, workdir: str) -> None:
-        self.process = process
-        self.workdir = workdir
-        self.isolated = False
-        self.init: int | None = None  # a pidfd for the first process of the worker's PID namespace
-
-    @classmethod
-    async def start(cls, python: str, limits: CleanerLimits) -> _Worker:
-        """Exec the worker in a new empty directory with only two pipes.
-
-        Why exec through asyncio (fork+exec in a child, then nothing of the bot survives the exec) and
-        close_fds: the bot's sockets (Telegram, the database) and key files must not be inherited. Why
-        a new session: a signal meant for the bot's terminal does not reach the worker, and the bot
-        alone decides when it ends.
-        """
-        workdir = tempfile.mkdtemp(prefix="candour-clean-")
-        try:
-            process = await asyncio.create_subprocess_exec(
-                python,
-                "-I",  # isolated: no PYTHON* variables, no user site, no working directory on the path
-                "-B",  # writes no bytecode: the worker writes nothing anywhere
-                "-m",
-                "bot.evidence.worker",
-                "--memory-bytes",
-                str(limits.memory_bytes),
-                "--cpu-seconds",
-                str(limits.cpu_seconds),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
-                env=environment(),
-                cwd=workdir,
-                close_fds=True,
-                start_new_session=True,
-                limit=protocol.MAX_HEADER + 16,
-            )
-        except OSError:
-            shutil.rmtree(workdir, ignore_errors=True)
-            log.error("a cleaning worker could not be started")
-            raise CleanerUnavailableError() from None
-        return cls(process, workdir)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    async def ready(self) -> None:
-        """Read the ready handshake: imports done, formats warmed, isolation tried, limits set."""
-        assert self.process.stdout is not None
-        header, body = await wire.read(self.process.stdout, 0)
-        self.isolated, init = wire.ready(header, body)
-        if init is not None:
-            self.init = wire.pidfd_of_child(init, self.pid)
-        self.remove_directory()
-
-    def remove_directory(self) -> None:
-        """Why remove it as soon as the worker is ready: the worker is inside it (chroot) or no longer
-        needs it, and an empty, deleted root leaves nothing to read and nowhere to create a file."""
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    async def ask(
-        self, request: dict[str, Any], content: bytes, limits: CleanerLimits
-    ) -> tuple[dict[str, Any], bytes]:
-        """One request and its answer within the wall time; a refusal becomes EvidenceError."""
-        try:
-            async with asyncio.timeout(limits.wall_seconds):
-                assert self.process.stdin is not None and self.process.stdout is not None
-                self.process.stdin.write(protocol.frame(request, content))
-                await self.process.stdin.drain()
-                self.process.stdin.close()
-                header, body = await wire.read(self.process.stdout, limits.output_bytes)
-        except TimeoutError:
-            await _kill(self)
-            raise wire.refusal("TOO_SLOW") from None
-        except (ConnectionError, asyncio.IncompleteReadError, BrokenPipeError):
-            raise EvidenceError(await self._death()) from None
-        return wire.answer(header), body
-
-    async def _death(self) -> str:
-        """Why the worker stopped answering, as the sentence for the reporter (cleaner_wire.death)."""
-        try:
-            code = await asyncio.wait_for(self.process.wait(), 5)
-        except TimeoutError:
-            await _kill(self)
-            return wire.death(-signal.SIGKILL)
-        return wire.death(code)
-
-
-def _discard(spare: asyncio.Future[_Worker]) -> None:
+def _discard(spare: asyncio.Future[Worker]) -> None:
     """End a warm worker nobody will use, once it has started."""
 
-    def done(future: asyncio.Future[_Worker]) -> None:
+    def done(future: asyncio.Future[Worker]) -> None:
         if not future.cancelled() and future.exception() is None:
-            _background.add(task := asyncio.ensure_future(_kill(future.result())))
+            _background.add(task := asyncio.ensure_future(future.result().kill()))
             task.add_done_callback(_background.discard)
 
     spare.add_done_callback(done)
 
 
 _background: set[asyncio.Future[None]] = set()
-
-
-async def _kill(worker: _Worker) -> None:
-    """End a worker for certain, its whole PID namespace with it, and remove its directory; harmless if
-    it has already gone."""
-    init, worker.init = worker.init, None
-    if init is not None:
-        with contextlib.suppress(OSError):
-            signal.pidfd_send_signal(init, signal.SIGKILL)
-    process = worker.process
-    if process.returncode is None:
-        # Why the whole group too: the worker leads its own session, so this reaches what a worker
-        # without a PID namespace started. Only while it is unreaped: its number cannot be another's yet.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(process.wait(), 10)
-    if init is not None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(_ended(init), 10)
-        os.close(init)
-    worker.remove_directory()
-
-
-async def _ended(pidfd: int) -> None:
-    """Wait until the process behind `pidfd` has ended (it reads as ready then); the kernel ends the
-    namespace's other processes before its first one is done ending."""
-    loop = asyncio.get_running_loop()
-    ended = loop.create_future()
-    loop.add_reader(pidfd, lambda: ended.done() or ended.set_result(None))
-    try:
-        await ended
-    finally:
-        loop.remove_reader(pidfd)
 
 
 __all__ = [

@@ -5,9 +5,10 @@ it was reading. So nothing it sends is trusted for its own sake: a frame is refu
 before anything is allocated for it; the header must be a JSON object (never pickle, which would run
 code in the bot); a refusal must name one of the known sentences (bot.evidence.protocol.ERRORS), never
 carry text of the worker's choosing; findings are rebuilt as Finding objects within their kinds and
-lengths; a file name must be one safe path segment; the number a ready frame gives for the process
-inside the worker's PID namespace is used only once /proc shows that process is the worker's own
-child. Anything else is DAMAGED. The worst a lying worker can do is lie about the one file it was given.
+lengths; a file name must be one safe path segment; the numbers a relay gives for itself and for the
+reader inside the file's PID namespace are used only once /proc shows the relay is the zygote's child
+and the reader the relay's. Anything else is DAMAGED. The worst a lying worker can do is lie about the
+one file it was given.
 """
 
 from __future__ import annotations
@@ -57,24 +58,54 @@ async def read(reader: asyncio.StreamReader, max_body: int) -> tuple[dict[str, A
         raise refusal("TOO_COMPLEX")
     raw = await reader.readexactly(header_size)
     body = await reader.readexactly(body_size) if body_size else b""
+    return _header(raw), body
+
+
+def _header(raw: bytes) -> dict[str, Any]:
     try:
         header = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested past the parser's depth
         raise refusal("DAMAGED") from None
     if not isinstance(header, dict):
         raise refusal("DAMAGED")
-    return header, body
+    return header
 
 
-def ready(header: dict[str, Any], body: bytes) -> tuple[bool, int | None]:
-    """From the ready frame: whether the worker is isolated, and the number of its namespace's first
-    process (None when it has no PID namespace of its own)."""
+def ready(header: dict[str, Any], body: bytes) -> bool:
+    """From the zygote's ready frame: whether it got its namespaces."""
     if header.get("ready") is not True or body or header.get("version") != VERSION:
         raise refusal("DAMAGED")
-    init = header.get("init")
-    if init is not None and (not isinstance(init, int) or isinstance(init, bool) or init <= 1):
+    return _boolean(header.get("isolated"))
+
+
+def parse(data: bytes) -> tuple[dict[str, Any], bytes]:
+    """One whole frame received as one message (the zygote's socket keeps message boundaries)."""
+    if len(data) < PREFIX.size:
         raise refusal("DAMAGED")
-    return _boolean(header.get("isolated")), init
+    header_size, body_size = PREFIX.unpack_from(data)
+    if header_size > MAX_HEADER or len(data) != PREFIX.size + header_size + body_size:
+        raise refusal("DAMAGED")
+    return _header(data[PREFIX.size : PREFIX.size + header_size]), data[PREFIX.size + header_size :]
+
+
+def started(header: dict[str, Any], body: bytes) -> tuple[int, int]:
+    """From a relay's first status frame: its own number and its reader's, both plausible numbers."""
+    numbers = header.get("relay"), header.get("reader")
+    if body or set(header) != {"relay", "reader"} or not all(_pid(n) for n in numbers):
+        raise refusal("DAMAGED")
+    return numbers  # type: ignore[return-value]
+
+
+def exit_status(header: dict[str, Any], body: bytes) -> int:
+    """From a relay's last status frame: how its reader ended (bot.evidence.zygote.exit_status)."""
+    code = header.get("exit")
+    if body or set(header) != {"exit"} or not isinstance(code, int) or isinstance(code, bool):
+        raise refusal("DAMAGED")
+    return code
+
+
+def _pid(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 < value < 1 << 22
 
 
 def answer(header: dict[str, Any]) -> dict[str, Any]:
@@ -115,15 +146,15 @@ def cleaned(header: dict[str, Any], body: bytes, original: bytes) -> Cleaned:
 
 
 def pidfd_of_child(pid: int, parent: int) -> int | None:
-    """A pidfd for the process the worker says is its namespace's first, once /proc shows that process
-    is the worker's child; None where the kernel has no pidfds or /proc does not show it.
+    """A pidfd for a process a relay named (itself, or its reader), once /proc shows that process is
+    `parent`'s child; None where the kernel has no pidfds or /proc does not show it.
 
-    Why a pidfd: the worker outside the namespace is the bot's child, killed by its number; the one inside
-    is not, and if a file takes it over it may leave the process group and clear its PDEATHSIG, so that
-    killing the outer worker would leave it running. A pidfd names that one process for good (never a
-    later one given the same number), so the bot can kill it, and with it the whole namespace. Why ask
-    /proc: the number came over the pipe (from the worker before it read any file, but a number alone
-    may already be another process's if that one ended).
+    Why a pidfd: neither the relay nor the reader is the bot's child, so neither can be waited for or
+    killed by its number without the risk that the number is already another process's; and a reader
+    taken over by its file may leave its process group and clear its PDEATHSIG. A pidfd names that one
+    process for good, so the bot can kill it (the reader, and with it its whole PID namespace) and see
+    it end. Why ask /proc: the number came over a pipe (from the relay before any file was read, but a
+    number alone may already be another process's if that one ended).
     """
     try:
         pidfd = os.pidfd_open(pid)

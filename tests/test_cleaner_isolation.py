@@ -1,11 +1,11 @@
 """What a cleaning worker can reach, and how it ends (bot/cleaner.py, bot/evidence/worker.py).
 
-Proved from outside, through /proc, never through an option of the worker's own: its environment, root,
-namespaces (user, mount, network, IPC, PID), capabilities, descriptors and limits, and those of the
-process inside its PID namespace that reads the file. Where a test needs a worker taken over by a file,
-a script runs the worker's real isolation (`worker.confine`) and then does what an exploit would:
-signal the bot, start a process that leaves the group, hide from the bot's kill. Each is then seen from
-outside to have reached nothing and to have left nothing running.
+Proved from outside, through /proc, never through an option of the worker's own: the environment, root,
+namespaces (user, mount, network, IPC, PID), capabilities, descriptors and limits of the zygote, of the
+worker forked from it for a file, and of the reader inside that file's PID namespace. Where a test needs
+a reader taken over by its file, a script runs the real worker (`worker.main`) with a reader that does
+what an exploit would: signal the bot, start a process that leaves the group, hide from the bot's kill.
+Each is then seen from outside to have reached nothing and to have left nothing running.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bot import cleaner as cleaner_module
 from bot import evidence
 from bot.cleaner import Cleaner, CleanerLimits, IsolationError
 from bot.evidence import JPEG, PNG, TOO_COMPLEX, TOO_MANY_PIXELS, TOO_SLOW, EvidenceError, warmup
-from bot.evidence import worker as worker_module
+from bot.evidence import isolation as isolation_module
 from tests.test_cleaner_process import (
     REFUSALS,
     ROOT,
@@ -39,6 +39,7 @@ from tests.test_cleaner_process import (
     ready_worker,
     status_field,
     workers,
+    zygotes,
 )
 from tests.test_cleaner_wire import FAKE_WORKER
 
@@ -72,9 +73,11 @@ async def ready_inside(marker: bytes = b"bot.evidence.worker") -> tuple[int, int
     refused the worker its namespaces (its user namespace is still ours)."""
     outer = await ready_worker(marker)
     inner = inner_of(outer)
-    if inner is None and namespace(outer, "user") == namespace("self", "user"):
+    if namespace(outer, "user") == namespace("self", "user"):
         pytest.skip("this kernel refuses unprivileged user namespaces; the worker runs on limits only")
-    assert inner is not None, "a worker in namespaces of its own, but no process in a PID namespace"
+    assert inner is not None and namespace(inner) != namespace(outer), (
+        "no reader in a PID namespace of its own"
+    )
     return outer, inner
 
 
@@ -130,9 +133,11 @@ async def test_the_worker_holds_no_keys_and_reaches_no_network_or_file(
     async with Cleaner(limits) as cleaner:
         await cleaner.clean(b"first\n", filename="a.txt", media_type="text/plain")
         outer, inner = await ready_inside()  # the warm one, waiting for the next file
-        seen = {pid: _seen_from_outside(pid) for pid in (outer, inner)}
+        (zygote,) = zygotes()
+        seen = {pid: _seen_from_outside(pid) for pid in (zygote, outer, inner)}
         nspid = status_field(inner, "NSpid").split()
         outer_descriptors = [os.readlink(f"/proc/{outer}/fd/{fd}") for fd in os.listdir(f"/proc/{outer}/fd")]
+        zygote_descriptors = seen[zygote]["descriptors"]
         # And it still works after all that.
         cleaned = await cleaner.clean(b"still works\n", filename="a.txt", media_type="text/plain")
     for pid, what in seen.items():
@@ -140,18 +145,25 @@ async def test_the_worker_holds_no_keys_and_reaches_no_network_or_file(
         assert what["root"] != "/" and what["root"].endswith("(deleted)")  # empty, removed once ready
         assert not Path(what["root"].removesuffix(" (deleted)")).exists()
         assert what["interfaces"] == {"lo"}  # a network of its own: no route to 127.0.0.1 of the machine
-        assert all(d.startswith("pipe:") or d == "/dev/null" for d in what["descriptors"]), pid
-        assert what["CapEff"] == what["CapPrm"] == "0000000000000000"
+        assert all(d.startswith(("pipe:", "socket:")) or d == "/dev/null" for d in what["descriptors"]), pid
         assert what["NoNewPrivs"] == "1"
-        assert what["Max address space"] == (str(1024 * 1024 * 1024),) * 2
         assert what["Max file size"] == ("0", "0")
         assert what["Max core file size"] == ("0", "0")
+        assert all(what["namespaces"][ns] != ours[ns] for ns in ("net", "mnt", "user", "ipc"))
+    for pid in (outer, inner):  # the processes forked for a file
+        what = seen[pid]
+        assert what["CapEff"] == what["CapPrm"] == "0000000000000000"
+        assert what["Max address space"] == (str(1024 * 1024 * 1024),) * 2
         assert what["Max open files"][0] == "32"
     inside = seen[inner]
-    assert all(inside["namespaces"][ns] != ours[ns] for ns in NAMESPACES)  # the PID and IPC ones too
+    assert all(inside["namespaces"][ns] != seen[zygote]["namespaces"][ns] for ns in ("pid", "ipc", "net"))
     assert nspid[0] == str(inner) and nspid[-1] == "1"  # the first process of a PID namespace of its own
-    assert seen[outer]["namespaces"]["pid"] == ours["pid"]  # the one outside, which the bot kills by pid
-    assert all(d == "/dev/null" for d in outer_descriptors)  # it let go of both pipes
+    assert seen[outer]["namespaces"]["pid"] == ours["pid"]  # the one outside, held by a pidfd
+    assert seen[zygote]["namespaces"]["pid"] == ours["pid"]
+    # Only the reader holds the file's pipes; the worker outside holds its status pipe, the zygote its socket.
+    assert sorted(d.split(":")[0] for d in outer_descriptors if d != "/dev/null") == ["pipe"]
+    assert sorted(d.split(":")[0] for d in zygote_descriptors if d != "/dev/null") == ["socket"]
+    assert not any(d.startswith("socket:") for d in inside["descriptors"])
     cpu_soft, cpu_hard = (int(v) for v in inside["Max cpu time"])
     assert 7 < cpu_soft <= 7 + 2 and cpu_hard == cpu_soft + 1  # seven seconds from the fork
     assert cleaned.content == b"still works\n"
@@ -180,7 +192,7 @@ def test_the_worker_environment_carries_nothing_of_the_bot(monkeypatch: pytest.M
 
 def test_the_docstrings_say_what_isolation_does_not_give() -> None:
     """No seccomp filter, so a kernel exploit is out of scope: said where the isolation is made."""
-    for text in (cleaner_module.__doc__, worker_module.isolate.__doc__):
+    for text in (cleaner_module.__doc__, isolation_module.__doc__):
         assert text is not None
         assert "seccomp" in text and "kernel" in text and "out of scope" in text
 
@@ -196,8 +208,6 @@ from bot.evidence import protocol, worker
 
 mode, bot = sys.argv[1], int(sys.argv[2])
 libc = ctypes.CDLL(None)
-requests, answers = worker.private_pipes()
-worker.confine(requests, answers, 1 << 30, 30)  # from here on, what an exploit in a parser could do
 
 
 def hide():
@@ -205,23 +215,28 @@ def hide():
     libc.prctl(1, 0, 0, 0, 0)  # PR_SET_PDEATHSIG: none
 
 
-if mode == "leaves_a_child" and os.fork() == 0:
-    hide()
-    time.sleep(60)
-    os._exit(0)
-if mode == "hides":
-    hide()
-    time.sleep(60)
-header, body = protocol.read_frame(requests, 1 << 20)
-outcome = "a.txt"
-if mode == "signals_the_bot":
-    try:
-        os.kill(bot, signal.SIGUSR1)
-        outcome = "reached"
-    except ProcessLookupError:
-        outcome = "no-such-process"
-good = {"ok": True, "media_type": "text/plain", "filename": outcome, "cleaned": True, "removed": []}
-protocol.send(answers, protocol.frame(good, body))
+def exploit(requests, answers):  # the reader, boxed by the real worker: what an exploit in a parser could do
+    if mode == "leaves_a_child" and os.fork() == 0:
+        hide()
+        time.sleep(60)
+        os._exit(0)
+    if mode == "hides":
+        hide()
+        time.sleep(60)
+    header, body = protocol.read_frame(requests, 1 << 20)
+    outcome = "a.txt"
+    if mode == "signals_the_bot":
+        try:
+            os.kill(bot, signal.SIGUSR1)
+            outcome = "reached"
+        except ProcessLookupError:
+            outcome = "no-such-process"
+    good = {"ok": True, "media_type": "text/plain", "filename": outcome, "cleaned": True, "removed": []}
+    protocol.send(answers, protocol.frame(good, body))
+    return 0
+
+
+worker.main(["--memory-bytes", str(1 << 30), "--cpu-seconds", "30"], reader=exploit)
 """
 
 

@@ -49,39 +49,57 @@ REFUSALS = (TOO_COMPLEX, TOO_MANY_PIXELS, TOO_SLOW, DAMAGED)
 # --- looking at workers from outside --------------------------------------------------------------
 
 
-def workers(marker: bytes = b"bot.evidence.worker") -> list[int]:
-    """This test process's worker children, oldest first (by start time in /proc/PID/stat)."""
-    found = []
+def _processes() -> dict[int, tuple[int, int, bytes]]:
+    """Every process now: pid -> (parent pid, start time, command line)."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            status = (entry / "status").read_text()
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             cmdline = (entry / "cmdline").read_bytes()
-            stat = (entry / "stat").read_text()
         except OSError:
             continue
-        ppid = next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:"))
-        if int(ppid) == os.getpid() and marker in cmdline:
-            found.append((int(stat.rsplit(")", 1)[1].split()[19]), int(entry.name)))
+        found[int(entry.name)] = (int(stat[1]), int(stat[19]), cmdline)
+    return found
+
+
+def zygotes(marker: bytes = b"bot.evidence.worker") -> list[int]:
+    """This test process's worker zygotes (its children that run the worker), oldest first."""
+    seen = _processes()
+    mine = [
+        (start, pid)
+        for pid, (ppid, start, cmdline) in seen.items()
+        if ppid == os.getpid() and marker in cmdline
+    ]
+    return [pid for _, pid in sorted(mine)]
+
+
+def workers(marker: bytes = b"bot.evidence.worker") -> list[int]:
+    """The workers of this test process's zygotes, one per file (each the relay outside the file's
+    namespaces, whose child reads the file), oldest first."""
+    seen = _processes()
+    ours = set(zygotes(marker))
+    found = [(start, pid) for pid, (ppid, start, _) in seen.items() if ppid in ours]
     return [pid for _, pid in sorted(found)]
 
 
 async def ready_worker(marker: bytes = b"bot.evidence.worker") -> int:
-    """The pid of the newest worker once it has said ready: it is in its own root, which the cleaner
-    removes on reading the ready line (so the root shows as deleted)."""
+    """The pid of the newest worker once it is ready for its file: forked from a zygote in its own root,
+    which the cleaner removes on reading the zygote's ready line (so the root shows as deleted), with
+    its reader started."""
     for _ in range(600):
         for pid in reversed(workers(marker)):
             with contextlib.suppress(OSError):
-                if os.readlink(f"/proc/{pid}/root").endswith("(deleted)"):
+                if os.readlink(f"/proc/{pid}/root").endswith("(deleted)") and inner_of(pid):
                     return pid
         await asyncio.sleep(0.05)
     raise AssertionError("no worker became ready in its own root")
 
 
 def inner_of(pid: int) -> int | None:
-    """A ready worker's own child, the first process of its PID namespace, which reads the file (None
-    where the kernel refused the worker its namespaces, so it reads the file itself)."""
+    """A worker's own child, the reader of its file: the first process of the file's PID namespace where
+    the kernel allows namespaces (None before the worker has forked it)."""
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError, StopIteration):
             if entry.name.isdigit() and int(status_field(int(entry.name), "PPid")) == pid:
@@ -309,48 +327,71 @@ async def test_text_round_trip_and_a_type_nobody_cleans() -> None:
     assert not examined.cleanable and examined.findings == () and examined.problem is None
 
 
-async def test_files_are_cleaned_concurrently_each_in_its_own_process() -> None:
-    seen: set[int] = set()
+# The real worker, whose reader, forked for each file, answers with how many files it has read and a mark
+# of its own (a reader shared by two files would say 2, or give a mark twice).
+COUNTING_WORKER = r"""
+import os, sys, time
 
-    async def watch() -> None:
-        while True:
-            seen.update(workers())
-            await asyncio.sleep(0.005)
+sys.path.insert(0, sys.argv[2])
+from bot.evidence import protocol, worker
 
-    async with Cleaner(CleanerLimits(concurrency=2)) as cleaner:
-        watcher = asyncio.ensure_future(watch())
-        try:
-            results = await asyncio.gather(
-                *(
-                    cleaner.clean(f"note {i}\n".encode(), filename="n.txt", media_type="text/plain")
-                    for i in range(5)
-                )
+read = []
+
+
+def count(requests, answers):
+    header, body = protocol.read_frame(requests, 1 << 20)
+    read.append(body)
+    time.sleep(0.2)  # long enough that two files are in hand at once
+    told = {"ok": True, "media_type": "text/plain", "cleaned": True, "removed": [],
+            "filename": f"{os.urandom(6).hex()}-{len(read)}"}
+    protocol.send(answers, protocol.frame(told, body))
+    return 0
+
+
+worker.main(["--memory-bytes", str(1 << 30), "--cpu-seconds", "30"], reader=count)
+"""
+
+
+async def test_files_are_cleaned_concurrently_each_in_its_own_process(tmp_path: Path) -> None:
+    python = launcher(tmp_path, "counting_worker", COUNTING_WORKER, "count", ROOT)
+    started = time.monotonic()
+    async with Cleaner(CleanerLimits(concurrency=2), python=python) as cleaner:
+        await cleaner.ready()
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(
+                cleaner.clean(f"note {i}\n".encode(), filename="n.txt", media_type="text/plain")
+                for i in range(6)
             )
-        finally:
-            watcher.cancel()
-    assert [r.content for r in results] == [f"note {i}\n".encode() for i in range(5)]
-    assert len(seen) >= 5  # one process per file, never one process shared by two files
-    assert await gone(sorted(seen))
+        )
+        took = time.monotonic() - started
+    assert [r.content for r in results] == [f"note {i}\n".encode() for i in range(6)]
+    told = [r.filename.split("-") for r in results]
+    assert len({mark for mark, _ in told}) == 6  # one process per file
+    assert all(count == "1" for _, count in told)  # and each read one file only
+    assert 0.55 < took < 3  # two at a time: three rounds of 0.2 s, not six, not one
+    assert zygotes(b"counting_worker") == []
 
 
 async def test_workers_end_with_the_cleaner_and_the_bot_closes_the_one_it_made() -> None:
     application = build_application(token="123456:CANDOUR-TEST", vault=None, catalogue=Catalogue())  # type: ignore[arg-type]
     cleaner = application.bot_data["services"].cleaner
     assert isinstance(cleaner, Cleaner)
-    assert workers() == []  # nothing starts before the first file
+    assert zygotes() == [] and workers() == []  # nothing starts before the first file
     cleaned = await cleaner.clean(b"first file\n", filename="a.txt", media_type="text/plain")
     assert cleaned.content == b"first file\n"
     await cleaner.ready()
     running = workers()
     assert running  # the warm one for the next file
-    running += [inner for inner in map(inner_of, running) if inner]  # and the one inside its namespace
+    running += [inner for inner in map(inner_of, running) if inner]  # and the reader it forked
+    running += zygotes()
     await application.shutdown()
     assert await gone(running)
     # A later file starts it again (a test or a sandbox reusing the application).
     again = await cleaner.clean(b"second\n", filename="b.txt", media_type="text/plain")
     assert again.content == b"second\n"
     await cleaner.close()
-    assert workers() == []
+    assert zygotes() == [] and workers() == []
 
 
 def test_settings_give_the_cleaner_its_limits(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -18,64 +18,86 @@ import pytest
 
 from bot.cleaner import UNAVAILABLE, Cleaner, CleanerLimits, CleanerUnavailableError
 from bot.evidence import DAMAGED, TOO_COMPLEX, TOO_SLOW, EvidenceError
-from tests.test_cleaner_process import gone, launcher, workers
+from tests.test_cleaner_process import gone, launcher, workers, zygotes
 
 # --- a worker that lies ---------------------------------------------------------------------------
 
 
+# A fake zygote: it says ready on its socket and, for each request, forks a relay and a reader as the real
+# one does, then lies at the step its mode names.
 FAKE_WORKER = r"""
-import json, struct, sys, time
+import json, os, signal, socket, struct, sys, time
 
-def send(header, body=b"", *, body_size=None):
+def frame(header, body=b"", *, body_size=None):
     raw = json.dumps(header).encode()
     size = len(body) if body_size is None else body_size
-    sys.stdout.buffer.write(struct.pack(">II", len(raw), size) + raw + body)
-    sys.stdout.buffer.flush()
+    return struct.pack(">II", len(raw), size) + raw + body
 
-def receive():
-    head, size = struct.unpack(">II", sys.stdin.buffer.read(8))
-    header = json.loads(sys.stdin.buffer.read(head))
-    return header, sys.stdin.buffer.read(size)
+def receive(stream):
+    head, size = struct.unpack(">II", stream.read(8))
+    header = json.loads(stream.read(head))
+    return header, stream.read(size)
 
 mode = sys.argv[1]
-ready = {"ready": True, "version": 99 if mode == "wrong_version" else 1, "isolated": mode != "not_isolated"}
-if mode == "bad_init":
-    ready["init"] = "1; kill"
-elif mode == "names_another":
-    ready["init"] = int(sys.argv[2])  # a process that is not its child
-send(ready)
-header, body = receive()
-good = {"ok": True, "media_type": "text/plain", "filename": "a.txt", "cleaned": True, "removed": [],
-        "cleanable": True, "findings": [], "problem": None}
-if mode == "bad_kind":
-    send({**good, "findings": [["evil", "x"]], "removed": [["evil", "x"]]})
-elif mode == "long_summary":
-    send({**good, "removed": [["person", "y" * 500]]}, b"x")
-elif mode == "huge_body":
-    send(good, b"", body_size=1 << 30)
-elif mode == "free_text_error":
-    send({"error": "The file names Jane Whistler"})
-elif mode == "free_text_problem":
-    send({**good, "problem": "The file names Jane Whistler"})
-elif mode == "path_name":
-    send({**good, "filename": "../keys/relay.key"}, b"x")
-elif mode == "not_cleaned_with_bytes":
-    send({**good, "cleaned": False}, b"other bytes")
-elif mode == "deep_json":
-    raw = b"[" * 120000 + b"]" * 120000
-    sys.stdout.buffer.write(struct.pack(">II", len(raw), 0) + raw)
-    sys.stdout.buffer.flush()
-elif mode == "not_json":
-    raw = b"\x80\x04\x95 a pickle, not JSON"
-    sys.stdout.buffer.write(struct.pack(">II", len(raw), 0) + raw)
-    sys.stdout.buffer.flush()
-elif mode == "hangs":
-    time.sleep(60)
-elif mode in ("not_isolated", "names_another"):
-    send(good, body)
-elif mode == "crashes":
-    import os
-    os.abort()
+control = socket.socket(fileno=0)
+ready = {"ready": True, "version": 99 if mode == "wrong_version" else 2, "isolated": mode != "not_isolated"}
+control.sendall(frame(ready))
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # relays reaped as they end, as the real zygote's are
+while True:
+    message, fds, _, _ = socket.recv_fds(control, 64, 3)
+    if not message:
+        sys.exit(0)
+    if os.fork():
+        for fd in fds:
+            os.close(fd)
+        continue
+    requests, answers, status = (os.fdopen(fd, "rb" if i == 0 else "wb", buffering=0) for i, fd in enumerate(fds))
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    reader = os.fork()
+    if reader:
+        requests.close(); answers.close()
+        told = {"relay": os.getpid(), "reader": reader}
+        if mode == "bad_init":
+            told["reader"] = "1; kill"
+        elif mode == "names_another":
+            told["reader"] = int(sys.argv[2])  # a process that is not its child
+        status.write(frame(told))
+        _, ended = os.waitpid(reader, 0)
+        code = os.WEXITSTATUS(ended) if os.WIFEXITED(ended) else 128 + os.WTERMSIG(ended)
+        status.write(frame({"exit": code}))
+        os._exit(0)
+    status.close()
+    header, body = receive(requests)
+    good = {"ok": True, "media_type": "text/plain", "filename": "a.txt", "cleaned": True, "removed": [],
+            "cleanable": True, "findings": [], "problem": None}
+    out = answers.write
+    if mode == "bad_kind":
+        out(frame({**good, "findings": [["evil", "x"]], "removed": [["evil", "x"]]}))
+    elif mode == "long_summary":
+        out(frame({**good, "removed": [["person", "y" * 500]]}, b"x"))
+    elif mode == "huge_body":
+        out(frame(good, b"", body_size=1 << 30))
+    elif mode == "free_text_error":
+        out(frame({"error": "The file names Jane Whistler"}))
+    elif mode == "free_text_problem":
+        out(frame({**good, "problem": "The file names Jane Whistler"}))
+    elif mode == "path_name":
+        out(frame({**good, "filename": "../keys/relay.key"}, b"x"))
+    elif mode == "not_cleaned_with_bytes":
+        out(frame({**good, "cleaned": False}, b"other bytes"))
+    elif mode == "deep_json":
+        raw = b"[" * 120000 + b"]" * 120000
+        out(struct.pack(">II", len(raw), 0) + raw)
+    elif mode == "not_json":
+        raw = b"\x80\x04\x95 a pickle, not JSON"
+        out(struct.pack(">II", len(raw), 0) + raw)
+    elif mode == "hangs":
+        time.sleep(60)
+    elif mode == "not_isolated":
+        out(frame(good, body))
+    elif mode == "crashes":
+        os.abort()
+    os._exit(0)
 """
 
 
@@ -144,17 +166,19 @@ async def test_a_worker_that_cannot_start_is_a_plain_unavailable(fake_worker, tm
                 await cleaner.clean(b"x", filename="a.txt", media_type="text/plain")
         assert str(refused.value) == UNAVAILABLE
         assert isinstance(refused.value, EvidenceError)
+    assert zygotes(b"fake_worker") == []
 
 
-async def test_a_ready_frame_naming_another_process_gets_that_process_no_signal(fake_worker) -> None:
-    """The bot kills a worker's namespace by the number its ready frame gives, only once /proc shows
-    that process is the worker's own child: a number that names any other process is ignored."""
+async def test_a_worker_naming_another_process_gets_that_process_no_signal(fake_worker) -> None:
+    """The bot kills a file's reader by the number its relay gives, only once /proc shows that process
+    is the relay's own child: a worker naming any other process is not used (the file is refused as
+    unavailable, the zygote replaced), and that process is left alone."""
     victim = await asyncio.create_subprocess_exec("sleep", "30")
     try:
         async with Cleaner(python=fake_worker("names_another", victim.pid)) as cleaner:
-            cleaned = await cleaner.clean(b"x", filename="a.txt", media_type="text/plain")
+            with pytest.raises(CleanerUnavailableError):
+                await cleaner.clean(b"x", filename="a.txt", media_type="text/plain")
         await asyncio.sleep(0.2)
-        assert cleaned.content == b"x"
         assert victim.returncode is None
     finally:
         victim.kill()

@@ -98,6 +98,13 @@ async def next_checkin(world: BotWorld, clock: ManualClock, chat: int, case_id: 
     plan = await planned(world.vault, pending[0].id)
     clock.current = max(clock.current, plan.due_at)
     await wait_for(lambda: len(checkins_in(world, chat)) > before, timeout=30)
+
+    # The message reaches the phone before the dispatcher records it as sent; a test that moves the clock
+    # on must wait for that record, or the times derived from the sending (the contact's shredding) move too.
+    async def recorded() -> bool:
+        return (await entry(world.vault, pending[0].id)).status == "sent"
+
+    await eventually(recorded)
     return checkins_in(world, chat)[-1]
 
 

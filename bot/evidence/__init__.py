@@ -32,6 +32,7 @@ from bot.evidence.model import (
     TOO_SLOW,
     Cleaned,
     EvidenceError,
+    Examination,
     Finding,
 )
 from bot.evidence.types import (
@@ -49,7 +50,7 @@ from bot.evidence.types import (
     XLSX,
 )
 
-_DISPATCH = frozenset({"can_clean", "clean", "inspect", "sniff_media_type"})
+_DISPATCH = frozenset({"can_clean", "clean", "examine", "inspect", "sniff_media_type"})
 
 
 def __getattr__(name: str) -> Any:
@@ -92,9 +93,11 @@ __all__ = [
     "XLSX",
     "Cleaned",
     "EvidenceError",
+    "Examination",
     "Finding",
     "can_clean",
     "clean",
+    "examine",
     "inspect",
     "sniff_media_type",
 ]

@@ -26,6 +26,7 @@ from bot.evidence.model import (
     TOO_MANY_PIXELS,
     Cleaned,
     EvidenceError,
+    Examination,
     Finding,
     Format,
     Inspection,
@@ -81,41 +82,104 @@ def clean(content: bytes, *, filename: str, media_type: str) -> Cleaned:
         found, rewrite = guarded(lambda data: clean_checked(fmt, data, actual, Nesting(0)), content)
     except Unsupported:
         return Cleaned(content, actual, names.safe(filename, actual), (), cleaned=False)
-    name_findings = names.findings(filename, actual)
-    new_name = names.safe(filename, actual)  # a photo's, video's or recording's name is always neutral
-    if names.findings(new_name, actual):
+    return _finish(rewrite, found, filename, actual)
+
+
+def examine(content: bytes, *, filename: str, media_type: str) -> Examination:
+    """What `inspect` says of the file and what `clean` would remove, from one inspection of it.
+
+    The same as `inspect`, then `clean` with its bytes discarded (the reporter is told now what will
+    happen): a clean that fails its check gives problem="NOT_CLEANED"; every other refusal raises
+    EvidenceError. The clean is the real one, independent check and all; only the second inspection
+    of the original, which would repeat the first, is saved.
+    """
+    _check_size(content)
+    actual = sniff_media_type(content, filename, media_type)
+    inner = sniff_media_type(content, filename, actual)  # what `inspect` and `clean` would see
+    fmt = FORMATS.get(inner)
+    if fmt is None:
+        return Examination(actual, False, (), ())  # `clean` would hand it back unchanged
+    seen: list[Inspection] = []
+    try:
+        found, rewrite = guarded(lambda data: clean_checked(fmt, data, inner, Nesting(0), seen), content)
+        cleaned = _finish(rewrite, found, filename, inner)
+    except Unsupported:
+        # A variant the format cannot write: returned unchanged, so not cleanable; what the inspection
+        # read (if it got that far) is still what the file carries.
+        findings = _findings(seen[0], filename, inner) if seen else ()
+        return Examination(actual, False, findings, ())
+    except EvidenceError as error:
+        if str(error) != NOT_CLEANED or not seen:
+            raise  # a refusal, or the inspection itself failing (which `inspect` would raise)
+        return Examination(actual, can_clean(actual), _findings(seen[0], filename, inner), (), "NOT_CLEANED")
+    return Examination(actual, cleaned.cleaned, _findings(found, filename, inner), cleaned.removed)
+
+
+def _findings(found: Inspection, filename: str, media_type: str) -> tuple[Finding, ...]:
+    """What `inspect` reports: the inspection's findings and the file name's."""
+    return tidy([*found.findings, *names.findings(filename, media_type)])
+
+
+def _finish(rewrite: Rewrite, found: Inspection, filename: str, media_type: str) -> Cleaned:
+    """A checked rewrite as the file to seal: a neutral name, within the size limit, and what went."""
+    name_findings = names.findings(filename, media_type)
+    new_name = names.safe(filename, media_type)  # a photo's, video's or recording's name is always neutral
+    if names.findings(new_name, media_type):
         raise EvidenceError(NOT_CLEANED)
     if len(rewrite.content) > limits.MAX_BYTES:
         raise EvidenceError(TOO_LARGE)  # re-encoding can grow a file; the vault takes no more than this
     removed = tidy([*found.findings, *rewrite.dropped, *name_findings])
-    return Cleaned(rewrite.content, actual, new_name, removed, cleaned=True)
+    return Cleaned(rewrite.content, media_type, new_name, removed, cleaned=True)
 
 
 def clean_checked(
-    fmt: Format, content: bytes, media_type: str, nesting: Nesting
+    fmt: Format,
+    content: bytes,
+    media_type: str,
+    nesting: Nesting,
+    seen: list[Inspection] | None = None,
 ) -> tuple[Inspection, Rewrite]:
-    """Inspect, rewrite, and check the rewrite independently; raises EvidenceError(NOT_CLEANED) if it fails."""
-    found = fmt.inspect(content, nesting)
-    rewrite = fmt.clean(content, nesting)
+    """Inspect, rewrite, and check the rewrite independently; raises EvidenceError(NOT_CLEANED) if it fails.
+
+    The original's inspection is also appended to `seen` as soon as it is done, so a caller still has
+    it when the rewrite or the check fails.
+    """
+    inspections: list[Inspection] = [] if seen is None else seen
+    rewrite = fmt.inspect_and_clean(content, nesting, inspections.append)
+    found = inspections[-1]
     output = rewrite.content
     if sniff_media_type(output, "", media_type) != media_type:
-        raise EvidenceError(NOT_CLEANED)
-    try:
-        left = fmt.inspect(output, nesting)
-    except Unsupported as error:
-        raise EvidenceError(NOT_CLEANED) from error
-    if left.findings:
         raise EvidenceError(NOT_CLEANED)
     # Why at every level, though a container passes its files' values up: what a container's inspection
     # walks and what its cleaning rewrites can differ in a damaged file, so each file inside is searched
     # for its own values too.
-    after = list(pieces(output, nesting.depth))
+    after = _read_back(fmt, output, nesting)
     if nesting.depth == 0 and any(_carries_anything(piece) for piece in after[1:]):
         raise EvidenceError(NOT_CLEANED)
     original = _Lazy(lambda: list(pieces(content, nesting.depth)))
     if survivors(original, after, found.values, body_text=fmt.body_text):
         raise EvidenceError(NOT_CLEANED)
     return found, rewrite
+
+
+def _read_back(fmt: Format, output: bytes, nesting: Nesting) -> list[bytes]:
+    """The result read afresh from its bytes by its format: NOT_CLEANED if it still carries anything;
+    otherwise its pieces for the byte search (what `pieces` gives).
+
+    Why one opening for both when the result's bytes name the same format: that is the format `pieces`
+    would pick; the read-out and the pieces are the same either way, only the second parse is saved.
+    """
+    known = sniff.by_magic(output)
+    same = nesting.depth <= limits.MAX_DEPTH and known is not None and FORMATS.get(known) is fmt
+    try:
+        left, streams = fmt.read_back(output, nesting) if same else (fmt.inspect(output, nesting), [])
+    except Unsupported as error:
+        raise EvidenceError(NOT_CLEANED) from error
+    if left.findings:
+        raise EvidenceError(NOT_CLEANED)
+    if not same:
+        return list(pieces(output, nesting.depth))
+    return [output, *(inner for piece in streams for inner in pieces(piece, nesting.depth + 1))]
 
 
 def _carries_anything(piece: bytes) -> bool:

@@ -126,7 +126,8 @@ class Jpeg(Picture):
             progressive = bool(image.info.get("progressive"))
             icc = image.info.get("icc_profile") or None
             image.load()
-            picture = Frames(images=[bare(image, 1 if nested.keep_orientation else turn_of(image))], icc=icc)
+            turn = 1 if nested.keep_orientation else turn_of(image)
+            picture = Frames(images=[bare(image, turn, last=True)], icc=icc)
         neutral_colour(picture, convert=not nested.keep_orientation)
         # The original's tables and subsampling are what Pillow's quality="keep" would reuse; given
         # explicitly because a turned picture is no longer the JPEG Pillow opened.

@@ -92,10 +92,23 @@ def turn_of(image: Image.Image) -> int:
         return 1
 
 
-def bare(image: Image.Image, turn: int) -> Image.Image:
-    """A fresh image holding only the current frame's pixels (and palette), turned upright."""
+def bare(image: Image.Image, turn: int, *, last: bool = False) -> Image.Image:
+    """A fresh image holding only the current frame's pixels (and palette), turned upright.
+
+    `last`: nothing more will be decoded into `image`, so an upright frame can share its pixels
+    instead of copying them (what `Image.copy` does, less the copy: a 12-megapixel photo's 36 MB and
+    some 30 ms). Why only then: Pillow decodes a next frame into the same pixel store, which would
+    change a frame already taken. The fresh image is Pillow's own new image around the pixels: no
+    info, EXIF or tags of the source, as with a copy.
+    """
     method = TRANSPOSE.get(turn)
-    out = image.transpose(method) if method is not None else image.copy()
+    if method is not None:
+        out = image.transpose(method)
+    elif last:
+        image.load()
+        out = image._new(image.im)
+    else:
+        out = image.copy()
     out.info = {}
     return out
 

@@ -230,6 +230,11 @@ def webp_lossless(content: bytes) -> bool:
 # JPEG
 
 
+# A marker inside entropy-coded data: 0xFF followed by anything but a stuffed zero or a restart number.
+# Why a pattern: a 12-megapixel photo has some 20,000 of the others, each a turn of a Python loop.
+_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+
+
 def jpeg_end(content: bytes) -> int:
     """The offset just after the first complete JPEG's end-of-image marker, or len(content) if none."""
     pos, size = 2, len(content)
@@ -248,14 +253,10 @@ def jpeg_end(content: bytes) -> int:
             return size
         pos += int.from_bytes(content[pos : pos + 2], "big")
         if marker == 0xDA:  # entropy-coded data runs to the next marker that is not a stuffed zero or restart
-            while True:
-                pos = content.find(b"\xff", pos)
-                if pos < 0 or pos + 1 >= size:
-                    return size
-                if content[pos + 1] == 0x00 or 0xD0 <= content[pos + 1] <= 0xD7:
-                    pos += 2
-                    continue
-                break
+            found = _MARKER.search(content, pos)
+            if found is None:
+                return size
+            pos = found.start()
         if pos < size and content[pos] != 0xFF:
             return size
     return size

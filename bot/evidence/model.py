@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -73,6 +73,27 @@ class Rewrite:
 
 
 @dataclass(frozen=True)
+class Examination:
+    """What a file will give before it is sealed: its real type, whether it can be cleaned, what it
+    carries (`findings`), what a clean removes (`removed`), and "NOT_CLEANED" in `problem` when the
+    clean was tried and failed its check."""
+
+    media_type: str
+    cleanable: bool
+    findings: tuple[Finding, ...]
+    removed: tuple[Finding, ...]
+    problem: str | None = None
+
+
+class Verbatim(bytes):
+    """A piece of a file whose bytes stand, unchanged and in one run, inside the file it came from.
+
+    Why: the byte search already reads that file's own bytes, so reading these again finds nothing
+    more (a value in them is in the file); it still opens the pieces inside them.
+    """
+
+
+@dataclass(frozen=True)
 class Cleaned:
     """The file to seal: cleaned content, its real media type, a safe file name, and what was removed."""
 
@@ -131,6 +152,26 @@ class Format:
     def streams(self, content: bytes) -> Iterator[bytes]:
         """The file's compressed pieces, decompressed, so the byte search sees inside them."""
         return iter(())
+
+    def inspect_and_clean(
+        self, content: bytes, nested: Nested, inspected: Callable[[Inspection], None]
+    ) -> Rewrite:
+        """`inspect`, handed to `inspected` as soon as it is done, then `clean`, of the same original.
+
+        A format whose library can read and rewrite one opening of the file overrides this, so the
+        original is parsed once; the inspection must be the same `inspect` would give.
+        """
+        inspected(self.inspect(content, nested))
+        return self.clean(content, nested)
+
+    def read_back(self, content: bytes, nested: Nested) -> tuple[Inspection, list[bytes]]:
+        """The independent check's look at a result: `inspect`, and `streams` only if that found nothing.
+
+        A format overrides this to open the result once for both; either way the result is opened
+        afresh from its own bytes, never taken from the cleaner's objects.
+        """
+        found = self.inspect(content, nested)
+        return found, [] if found.findings else list(self.streams(content))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ their comments point into them. Parts that needed no change are copied byte for 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import ClassVar
 
 from lxml import etree
@@ -124,7 +125,31 @@ class _Ooxml(Format):
 
     def inspect(self, content: bytes, nested: Nested) -> Inspection:
         """Every part's names, dates, ids and paths, and what every embedded file carries."""
+        return self._inspect(packages.read(content), nested)
+
+    def clean(self, content: bytes, nested: Nested) -> Rewrite:
+        """Remove or neutralise everything `inspect` reads, keeping the document's parts as they were."""
+        return self._clean(packages.read(content), nested)
+
+    def inspect_and_clean(
+        self, content: bytes, nested: Nested, inspected: Callable[[Inspection], None]
+    ) -> Rewrite:
+        """One unpacking of the original: read out, then cleaned from a copy of its list of parts
+        (cleaning replaces parts in place; the bytes themselves are shared, never changed)."""
         package = packages.read(content)
+        copy = replace(package, entries=[replace(entry) for entry in package.entries])
+        inspected(self._inspect(package, nested))
+        return self._clean(copy, nested)
+
+    def read_back(self, content: bytes, nested: Nested) -> tuple[Inspection, list[bytes]]:
+        """One unpacking of the result for its read-out and, when that finds nothing, its parts."""
+        package = packages.read(content)
+        parts = [entry.data for entry in package.entries]  # what `streams` gives
+        found = self._inspect(package, nested)
+        return found, [] if found.findings else parts
+
+    def _inspect(self, package: Package, nested: Nested) -> Inspection:
+        """`inspect` of an unpacked package."""
         found = Found()
         report = packages.Report(found)
         packages.zip_findings(package, found)
@@ -158,9 +183,8 @@ class _Ooxml(Format):
                 packages.inspect_embedded(entry.data, nested, office_xml.binary_label(key), report)
         return found.result()
 
-    def clean(self, content: bytes, nested: Nested) -> Rewrite:
-        """Remove or neutralise everything `inspect` reads, keeping the document's parts as they were."""
-        package = packages.read(content)
+    def _clean(self, package: Package, nested: Nested) -> Rewrite:
+        """`clean` of an unpacked package (whose entries it changes)."""
         found = Found()
         report = packages.Report(found)
         dropped: list[Finding] = []

@@ -9,7 +9,7 @@ are evidence.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 import pikepdf
@@ -27,6 +27,7 @@ from bot.evidence.model import (
     Inspection,
     Nested,
     Rewrite,
+    Verbatim,
     prefixed,
 )
 from bot.evidence.pdf_open import open_pdf
@@ -59,50 +60,79 @@ class Pdf(Format):
 
     def clean(self, content: bytes, nested: Nested) -> Rewrite:
         with open_pdf(content) as pdf:
-            dropped = _clean_embedded(pdf, nested)
-            _clean_pictures(pdf, nested)
-            pdf_hidden.clean_stream_files(pdf, nested)
-            pdf_hidden.clean_inline_pictures(pdf, nested)
-            pdf_icc.clean(pdf)
-            _clean_parts(pdf)
-            out = io.BytesIO()
-            pdf.save(
-                out,
-                static_id=True,
-                compress_streams=True,
-                fix_metadata_version=False,
-                preserve_pdfa=False,
-                encryption=False,
-            )
-        return Rewrite(out.getvalue(), tuple(dropped))
+            return _rewrite(pdf, nested)
+
+    def inspect_and_clean(
+        self, content: bytes, nested: Nested, inspected: Callable[[Inspection], None]
+    ) -> Rewrite:
+        """One opening of the original, read out first (reading changes nothing), then rewritten."""
+        with open_pdf(content) as pdf:
+            inspected(read(pdf, nested))
+            return _rewrite(pdf, nested)
+
+    def read_back(self, content: bytes, nested: Nested) -> tuple[Inspection, list[bytes]]:
+        """One opening of the result for its read-out and, when that finds nothing, its streams."""
+        with open_pdf(content) as pdf:
+            found = read(pdf, nested)
+            return found, [] if found.findings else list(_streams(pdf))
 
     def streams(self, content: bytes) -> Iterator[bytes]:
-        """Every stream decoded where pikepdf can (Flate, LZW...); pictures as the file they hold.
-
-        Why not an image's raw pixel samples: they hold no text, and a scanned page decodes to some 26 MB,
-        so a document of scans would pass the decoded-size limit for no gain.
-        """
-        total = 0
+        """Every stream decoded where pikepdf can (Flate, LZW...); pictures as the file they hold."""
         with open_pdf(content) as pdf:
-            for obj in pdf.objects:
-                if not isinstance(obj, Stream):
-                    continue
-                if pdf_parts.picture_filter(obj) is not None:
-                    data = pdf_parts.picture_bytes(pdf, obj)
-                elif set(pdf_parts.filters(obj)) & _UNUSABLE_FILTERS:
-                    continue
-                elif obj.get("/Subtype") == Name.Image:
-                    # Pixel samples are skipped, unless the bytes are a file (a photo whose dictionary
-                    # was damaged or crafted to hide what it is): that is searched like any other.
-                    data = obj.read_bytes()
-                    if sniff.by_magic(data) is None:
-                        continue
-                else:
-                    data = obj.read_bytes()
-                total += len(data)
-                if total > limits.MAX_UNZIPPED:
-                    raise EvidenceError(TOO_COMPLEX)
-                yield data
+            yield from _streams(pdf)
+
+
+def _rewrite(pdf: pikepdf.Pdf, nested: Nested) -> Rewrite:
+    """The open PDF cleaned and saved afresh, without an identifier of its own and unencrypted."""
+    dropped = _clean_embedded(pdf, nested)
+    _clean_pictures(pdf, nested)
+    pdf_hidden.clean_stream_files(pdf, nested)
+    pdf_hidden.clean_inline_pictures(pdf, nested)
+    pdf_icc.clean(pdf)
+    _clean_parts(pdf)
+    out = io.BytesIO()
+    pdf.save(
+        out,
+        static_id=True,
+        compress_streams=True,
+        fix_metadata_version=False,
+        preserve_pdfa=False,
+        encryption=False,
+    )
+    return Rewrite(out.getvalue(), tuple(dropped))
+
+
+def _streams(pdf: pikepdf.Pdf) -> Iterator[bytes]:
+    """Every stream of the open PDF decoded where pikepdf can; pictures as the file they hold.
+
+    Why not an image's raw pixel samples: they hold no text, and a scanned page decodes to some 26 MB,
+    so a document of scans would pass the decoded-size limit for no gain. Why a picture with no other
+    filter is Verbatim: in a file that is not encrypted, a stream's stored bytes are one run of the
+    file's own bytes, so the byte search, which reads the file, has read them already.
+    """
+    total = 0
+    plain = not pdf.is_encrypted
+    for obj in pdf.objects:
+        if not isinstance(obj, Stream):
+            continue
+        if pdf_parts.picture_filter(obj) is not None:
+            data = pdf_parts.picture_bytes(pdf, obj)
+            if plain and len(pdf_parts.filters(obj)) == 1:
+                data = Verbatim(data)
+        elif set(pdf_parts.filters(obj)) & _UNUSABLE_FILTERS:
+            continue
+        elif obj.get("/Subtype") == Name.Image:
+            # Pixel samples are skipped, unless the bytes are a file (a photo whose dictionary
+            # was damaged or crafted to hide what it is): that is searched like any other.
+            data = obj.read_bytes()
+            if sniff.by_magic(data) is None:
+                continue
+        else:
+            data = obj.read_bytes()
+        total += len(data)
+        if total > limits.MAX_UNZIPPED:
+            raise EvidenceError(TOO_COMPLEX)
+        yield data
 
 
 def _clean_parts(pdf: pikepdf.Pdf) -> None:

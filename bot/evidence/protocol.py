@@ -1,9 +1,10 @@
 """The wire between the bot and a cleaning worker: framing, the requests, the refusals, the exit codes.
 
-Both ways: an 8-byte prefix (header length, body length, big-endian), a UTF-8 JSON object, then the raw
-file bytes. Why not pickle: unpickling runs code, so a worker taken over by a crafted file could run code
-in the bot through its answer; JSON is only ever data, and the bot checks every field
-(bot/cleaner_wire.py).
+Every message (the zygote's ready, a relay's status, a request and its answer) is framed alike: an
+8-byte prefix (header length, body length, big-endian), a UTF-8 JSON object, then the raw file bytes.
+The zygote reads one thing only, the word FORK with three pipe ends (bot.evidence.zygote). Why not
+pickle: unpickling runs code, so a worker taken over by a crafted file could run code in the bot through
+its answer; JSON is only ever data, and the bot checks every field (bot/cleaner_wire.py).
 
 Why a module of its own: the worker (bot.evidence.worker) and the bot's side both need these, and the
 bot's process must not import the worker, which imports every file parser to warm them up (the
@@ -19,11 +20,12 @@ from typing import Any, BinaryIO
 
 from bot.evidence import model
 
-VERSION = 1
+VERSION = 2
 PREFIX = struct.Struct(">II")
 MAX_HEADER = 256 * 1024
 EXAMINE = "examine"
 CLEAN = "clean"
+FORK = b"fork"  # the one request the zygote reads (bot.evidence.zygote), with three pipe ends
 # The refusals a worker may name; the bot shows only these sentences, never text a worker wrote.
 ERRORS: dict[str, str] = {
     name: getattr(model, name)

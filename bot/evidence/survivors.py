@@ -15,6 +15,8 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
+from bot.evidence.model import Verbatim
+
 # A value shorter than this, or a short run of digits, would be found by chance in any file.
 MIN_LETTERS = 4
 MIN_DIGITS = 8
@@ -45,9 +47,13 @@ def forms(value: str) -> set[bytes]:
 
 
 def count(pieces: Iterable[bytes], value: str) -> int:
-    """How many times the value appears across the pieces, in any of its forms."""
+    """How many times the value appears across the pieces, in any of its forms.
+
+    A piece that stands verbatim inside another piece of the list (model.Verbatim: a PDF's JPEG,
+    stored as it is) is not read a second time: every copy in it is counted in the piece around it.
+    """
     wanted = forms(value)
-    return sum(piece.count(form) for piece in pieces for form in wanted)
+    return sum(piece.count(form) for piece in pieces if not isinstance(piece, Verbatim) for form in wanted)
 
 
 def survivors(
@@ -63,10 +69,16 @@ def survivors(
     for value in values:
         if searchable(value):
             places[value] = places.get(value, 0) + 1
-    left = []
-    for value, found_in in places.items():
+    left: list[str] = []
+    absent: list[str] = []
+    # Shortest first: a value holding one already absent is absent too (each of its byte forms holds
+    # a form of the shorter), so it needs no search of its own.
+    for value, found_in in sorted(places.items(), key=lambda item: len(item[0])):
+        if any(short in value for short in absent):
+            continue
         now = count(cleaned, value)
         if not now:
+            absent.append(value)
             continue
         allowed = max(count(original, value) - found_in, 0) if body_text else 0
         if now > allowed:

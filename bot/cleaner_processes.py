@@ -1,0 +1,292 @@
+"""The processes behind bot/cleaner.py: the zygote the bot starts, and the worker forked from it per file.
+
+The zygote (bot.evidence.zygote) is the bot's child, started by exec with a Unix socket as its only
+descriptor. A worker is the pair the zygote forks for one file: the relay (outside the file's
+namespaces, holding the status pipe) and the reader (the first process of the file's PID namespace,
+holding the request and answer pipes). Neither is the bot's child, so the bot holds a pidfd for each,
+checked against /proc (bot/cleaner_wire.pidfd_of_child), and kills the reader by it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import select
+import shutil
+import signal
+import socket
+import tempfile
+from typing import Any
+
+from bot import cleaner_wire as wire
+from bot.evidence import EvidenceError, protocol
+
+log = logging.getLogger("bot.cleaner")
+
+_F_SETPIPE_SZ = 1031
+_PIPE_BYTES = 1 << 20
+STATUS_SECONDS = 5.0  # how long a worker that stopped answering has to say how it ended
+
+
+class StartError(Exception):
+    """A zygote or a worker did not start as it should (the machine or the zygote, never the file)."""
+
+
+def environment() -> dict[str, str]:
+    """The worker's whole environment: nothing of the bot's.
+
+    Threat: the bot's environment may hold CANDOUR_TELEGRAM_TOKEN, a database URL with its password, or
+    the paths of key files; a worker holding them could hand them to whoever exploited it. Python needs no
+    variable to run `-I` (isolated mode ignores PYTHON* anyway); a fixed UTF-8 locale keeps text handling
+    the same on every machine.
+    """
+    return {"LC_ALL": "C.UTF-8"}
+
+
+class Zygote:
+    """The zygote process, its control socket and its empty directory."""
+
+    def __init__(self, process: asyncio.subprocess.Process, control: socket.socket, workdir: str) -> None:
+        self.process = process
+        self.control = control
+        self.workdir = workdir
+        self.isolated = False
+
+    @classmethod
+    async def start(cls, python: str, *, memory_bytes: int, cpu_seconds: int) -> Zygote:
+        """Exec the zygote in a new empty directory with one socket as its descriptor 0.
+
+        Why exec (fork+exec in a child, then nothing of the bot survives the exec) and close_fds: the
+        bot's sockets (Telegram, the database) and key files must not be inherited. Why a new session: a
+        signal meant for the bot's terminal does not reach it, and the bot alone decides when it ends.
+        """
+        workdir = tempfile.mkdtemp(prefix="candour-clean-")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                python,
+                "-I",  # isolated: no PYTHON* variables, no user site, no working directory on the path
+                "-B",  # writes no bytecode: the worker writes nothing anywhere
+                "-m",
+                "bot.evidence.worker",
+                "--memory-bytes",
+                str(memory_bytes),
+                "--cpu-seconds",
+                str(cpu_seconds),
+                stdin=theirs.fileno(),
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                env=environment(),
+                cwd=workdir,
+                close_fds=True,
+                start_new_session=True,
+            )
+        except OSError:
+            ours.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise StartError("the zygote could not be executed") from None
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        return cls(process, ours, workdir)
+
+    async def ready(self) -> None:
+        """Read the ready frame (imports done, formats warmed, isolation tried), then remove its directory.
+
+        Why remove it then: the zygote is inside it (chroot) or no longer needs it, and an empty, deleted
+        root leaves nothing to read and nowhere to create a file.
+        """
+        data = await asyncio.get_running_loop().sock_recv(self.control, protocol.MAX_HEADER + 16)
+        if not data:
+            raise StartError("the zygote ended before it was ready")
+        self.isolated = wire.ready(*wire.parse(data))
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    async def fork(self) -> Worker:
+        """Have the zygote fork a worker for one file, and take hold of both its processes."""
+        ends = [os.pipe2(os.O_CLOEXEC) for _ in range(3)]  # request, answer, status
+        (request_in, request_out), (answer_in, answer_out), (status_in, status_out) = ends
+        for fd in (request_out, answer_in):
+            # Why larger pipes: 1 MiB moves a 20 MB file in twenty wake-ups each way instead of 320;
+            # where the system will not grant it the default stays.
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_BYTES)
+        theirs = [request_in, answer_out, status_out]
+        try:
+            await _send_fds(self.control, protocol.FORK, theirs)
+        except OSError:
+            for fd in (request_out, answer_in, status_in):
+                os.close(fd)
+            raise StartError("the zygote took no request") from None
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        worker = await Worker.connect(request_out, answer_in, status_in)
+        try:
+            await worker.started(self.process.pid)
+        except BaseException:
+            await worker.kill()
+            raise
+        return worker
+
+    async def kill(self) -> None:
+        """End the zygote and whatever of its group is left, close its socket, remove its directory."""
+        process = self.process
+        if process.returncode is None:
+            # Why the group too: relays and readers that left no namespace of their own are in it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(process.wait(), 10)
+        self.control.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+async def _send_fds(sock: socket.socket, message: bytes, fds: list[int]) -> None:
+    """Send a message with descriptors on a non-blocking socket, waiting while it is full."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            socket.send_fds(sock, [message], fds)
+            return
+        except BlockingIOError:
+            writable: asyncio.Future[None] = loop.create_future()
+            loop.add_writer(sock, _settle_once, writable)
+            try:
+                await writable
+            finally:
+                loop.remove_writer(sock)
+
+
+def _settle_once(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class Worker:
+    """One file's relay and reader, as pipes and pidfds."""
+
+    def __init__(
+        self,
+        requests: asyncio.StreamWriter,
+        answers: asyncio.StreamReader,
+        status: asyncio.StreamReader,
+        transports: list[asyncio.BaseTransport],
+    ) -> None:
+        self.requests, self.answers, self.status = requests, answers, status
+        self._transports = transports
+        self.relay: int | None = None  # pidfds
+        self.reader: int | None = None
+        self.reader_pid = 0
+        self.isolated = False
+
+    @classmethod
+    async def connect(cls, request_out: int, answer_in: int, status_in: int) -> Worker:
+        """Wrap the bot's ends of the three pipes as asyncio streams."""
+        loop = asyncio.get_running_loop()
+        answers = asyncio.StreamReader(limit=protocol.MAX_HEADER + 16)
+        status = asyncio.StreamReader(limit=protocol.MAX_HEADER + 16)
+        transports: list[asyncio.BaseTransport] = []
+        for reader, fd in ((answers, answer_in), (status, status_in)):
+            transport, _ = await loop.connect_read_pipe(
+                lambda reader=reader: asyncio.StreamReaderProtocol(reader),  # type: ignore[misc]
+                os.fdopen(fd, "rb", buffering=0),
+            )
+            transports.append(transport)
+        write, flow = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, os.fdopen(request_out, "wb", buffering=0)
+        )
+        transports.append(write)
+        requests = asyncio.StreamWriter(write, flow, None, loop)  # type: ignore[arg-type]
+        return cls(requests, answers, status, transports)
+
+    async def started(self, zygote: int) -> None:
+        """Read the relay's first status frame and take a pidfd for it and for its reader."""
+        try:
+            relay, reader = wire.started(*await wire.read(self.status, 0))
+        except (EvidenceError, asyncio.IncompleteReadError, OSError):
+            raise StartError("the worker did not start") from None
+        self.relay = wire.pidfd_of_child(relay, zygote)
+        self.reader = wire.pidfd_of_child(reader, relay) if self.relay is not None else None
+        self.reader_pid = reader
+        if self.relay is None or self.reader is None:
+            # Why refuse rather than clean unguarded: without both the bot could not end this file's
+            # processes for certain; a zygote that names processes not its own is replaced.
+            raise StartError("the worker's processes could not be held")
+
+    async def ask(
+        self, request: dict[str, Any], content: bytes, *, wall_seconds: float, output_bytes: int
+    ) -> tuple[dict[str, Any], bytes]:
+        """One request and its answer within the wall time; a refusal becomes EvidenceError."""
+        try:
+            async with asyncio.timeout(wall_seconds):
+                self.requests.write(protocol.frame(request, content))
+                await self.requests.drain()
+                self.requests.close()
+                header, body = await wire.read(self.answers, output_bytes)
+        except TimeoutError:
+            await self.kill()
+            raise wire.refusal("TOO_SLOW") from None
+        except (ConnectionError, asyncio.IncompleteReadError, BrokenPipeError):
+            raise EvidenceError(await self._death()) from None
+        return wire.answer(header), body
+
+    async def _death(self) -> str:
+        """Why the reader stopped answering, as the sentence for the reporter (cleaner_wire.death)."""
+        try:
+            async with asyncio.timeout(STATUS_SECONDS):
+                code = wire.exit_status(*await wire.read(self.status, 0))
+        except (TimeoutError, EvidenceError, asyncio.IncompleteReadError, OSError):
+            await self.kill()
+            code = -signal.SIGKILL  # the relay went without saying: killed, as the reader with it
+        return wire.death(code)
+
+    async def kill(self) -> None:
+        """End the reader for certain, its whole PID namespace with it, and the relay; harmless if they have
+        gone already."""
+        reader, self.reader = self.reader, None
+        relay, self.relay = self.relay, None
+        if reader is not None:
+            if not _ended_now(reader):
+                # Why the group too, and only now: without namespaces the reader leads a group of its
+                # own; while its pidfd shows it has not ended, its number is still its own.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.reader_pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(reader, signal.SIGKILL)
+        if relay is not None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(relay, signal.SIGKILL)
+        for transport in self._transports:
+            transport.close()
+        for pidfd in (reader, relay):
+            if pidfd is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(_ended(pidfd), 10)
+                os.close(pidfd)
+
+
+def _ended_now(pidfd: int) -> bool:
+    """Whether the process behind `pidfd` has ended (a pidfd reads as ready then)."""
+    return bool(select.select([pidfd], [], [], 0)[0])
+
+
+async def _ended(pidfd: int) -> None:
+    """Wait until the process behind `pidfd` has ended; the kernel ends a PID namespace's other processes
+    before its first one is done ending."""
+    loop = asyncio.get_running_loop()
+    ended = loop.create_future()
+    loop.add_reader(pidfd, lambda: ended.done() or ended.set_result(None))
+    try:
+        await ended
+    finally:
+        loop.remove_reader(pidfd)

@@ -1,0 +1,142 @@
+"""The kernel's side of the cleaning worker's box: namespaces, chroot, capabilities, limits.
+
+Two steps, because the worker is a zygote (bot.evidence.zygote): a pristine process that never reads a
+file, and one child forked from it per file.
+- `leave_the_machine`, once, in the zygote: new user, mount, network and IPC namespaces, chroot into an
+  empty directory, no_new_privs, death with the bot.
+- `box_one_file`, per file, in the child forked for it: new PID, IPC and network namespaces of its own
+  (so two files never share a process list, a message queue, an abstract socket or a loopback), then
+  the process that reads the file is forked into them, drops every capability and takes its limits.
+
+Why / threat: a file that takes over a parser must find no network (an empty network namespace: not even
+loopback is up, so no database on 127.0.0.1), no files (chroot into an empty directory, which the bot
+deletes once the zygote is ready, so nothing can be created in it either), no process to signal or trace
+(a PID namespace of its own, whose first process it is: the bot, the zygote and every other file's
+process have no number there), no shared memory or message queue of anyone's, and no way back: every
+capability is dropped, no_new_privs is set, and it dies with its parent (PDEATHSIG). The namespaces
+need no privilege (unprivileged user namespaces); where the kernel refuses them, the worker still runs
+under its limits and says so. Not given: a seccomp filter (every system call stays open to the worker,
+so a kernel bug reached through one is out of scope) and any limit on what it may say about the one
+file it has.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+from functools import cache
+
+MAX_OPEN_FILES = 32
+
+_CLONE_NEWNS = 0x00020000
+_CLONE_NEWIPC = 0x08000000
+_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWPID = 0x20000000
+_CLONE_NEWNET = 0x40000000
+_MACHINE = _CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWNET | _CLONE_NEWIPC
+_PER_FILE = _CLONE_NEWPID | _CLONE_NEWIPC | _CLONE_NEWNET
+_PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+_PR_SET_NO_NEW_PRIVS = 38
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+@cache
+def libc() -> ctypes.CDLL:
+    """The C library, loaded once before isolation (the chroot leaves nothing to load it from)."""
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_parent() -> None:
+    """SIGKILL when the parent ends (fork does not pass this on, so each process sets it)."""
+    libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def leave_the_machine() -> bool:
+    """The zygote's box (see the module's docstring); True if the kernel allowed it.
+
+    Why the zygote keeps its capabilities: they hold only in its own user namespace (over its own mount,
+    network and IPC namespaces, never the machine's), and it needs one (CAP_SYS_ADMIN there) to give
+    each file's process a PID namespace of its own. It reads no file: its only input is the bot's
+    one-word request to fork, with three pipe ends. Every process that reads a file has none.
+    """
+    lib = libc()
+    die_with_parent()
+    if lib.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        return False
+    # Why all in one call: CLONE_NEWUSER must come with the others (they need its capabilities), and it
+    # is refused to a process with threads, which warming up must leave none of (so fork is safe too).
+    if lib.unshare(_MACHINE) != 0:
+        return False
+    try:
+        os.chroot(".")
+        os.chdir("/")
+    except OSError:
+        return False
+    return True
+
+
+def box_one_file() -> bool:
+    """In the child forked for one file: namespaces of its own for the process it forks next."""
+    return libc().unshare(_PER_FILE) == 0
+
+
+def drop_capabilities() -> bool:
+    """No capabilities at all, so the chroot cannot be left nor anything mounted (capset, all zero)."""
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [
+            ("effective", ctypes.c_uint32),
+            ("permitted", ctypes.c_uint32),
+            ("inheritable", ctypes.c_uint32),
+        ]
+
+    header = Header(_CAPABILITY_VERSION_3, 0)
+    data = (Data * 2)()
+    return libc().capset(ctypes.byref(header), data) == 0
+
+
+def not_dumpable() -> None:
+    """Why: a core would hold the file, and a core_pattern that pipes to a program (systemd-coredump) is
+    not stopped by RLIMIT_CORE alone; a process that is not dumpable leaves no core anywhere."""
+    libc().prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def limit(memory_bytes: int, cpu_seconds: int) -> None:
+    """Resource limits for the rest of a process's life (the bot adds the wall clock and output size).
+
+    Why CPU from now: a forked process starts again from zero, and what it used before the file came
+    must not count against the file. Why FSIZE zero: the worker writes only to its pipes, so any write
+    to a file is an attack, and fails (Python ignores SIGXFSZ, so the write gets EFBIG). Why no core
+    dumps, and not dumpable as well: see `not_dumpable`.
+    """
+    not_dumpable()
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    spent = int(used.ru_utime + used.ru_stime) + 1
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (spent + cpu_seconds, spent + cpu_seconds + 1))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+
+def become_init() -> None:
+    """Ready a PID namespace's first process for the file: it dies with its parent, and its CPU limit
+    ends it as it would end any other process.
+
+    Why SIGXCPU gets a handler, and that handler is the C library's `_exit`: the kernel does not deliver
+    to a namespace's first process any signal left at its default action, the CPU limit's SIGXCPU
+    included, so the worker would run on to the hard limit's SIGKILL and be told as a crash; `_exit` is
+    safe in a signal handler, takes the signal number as its exit status (EXIT_SLOW) and ends the
+    process at once, even deep in a native parser.
+    """
+    lib = libc()
+    die_with_parent()
+    lib.signal.restype = ctypes.c_void_p
+    lib.signal.argtypes = (ctypes.c_int, ctypes.c_void_p)
+    lib.signal(signal.SIGXCPU, ctypes.cast(lib._exit, ctypes.c_void_p))
