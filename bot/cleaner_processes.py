@@ -229,8 +229,7 @@ class Worker:
         """One request and its answer within the wall time; a refusal becomes EvidenceError."""
         try:
             async with asyncio.timeout(wall_seconds):
-                self.requests.write(protocol.frame(request, content))
-                await self.requests.drain()
+                await self._send(request, content)
                 self.requests.close()
                 header, body = await wire.read(self.answers, output_bytes)
         except TimeoutError:
@@ -239,6 +238,19 @@ class Worker:
         except (ConnectionError, asyncio.IncompleteReadError, BrokenPipeError):
             raise EvidenceError(await self._death()) from None
         return wire.answer(header), body
+
+    async def _send(self, request: dict[str, Any], content: bytes) -> None:
+        """The request frame, the file a chunk at a time.
+
+        Why chunks: a pipe transport copies whatever the pipe does not take at once into a buffer of
+        its own, so one write of a 20 MB file would hold it twice; a chunk at a time holds one more MiB.
+        """
+        self.requests.write(protocol.head(request, len(content)))
+        view = memoryview(content)
+        for start in range(0, len(view), wire.CHUNK):
+            self.requests.write(view[start : start + wire.CHUNK])
+            await self.requests.drain()
+        await self.requests.drain()
 
     async def _death(self) -> str:
         """Why the reader stopped answering, as the sentence for the reporter (cleaner_wire.death)."""

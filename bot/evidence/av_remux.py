@@ -333,17 +333,23 @@ class SharedFile(io.RawIOBase):
 
     def read(self, size: int | None = -1) -> bytes:
         end = len(self.store) if size is None or size < 0 else min(len(self.store), self.position + size)
-        data = bytes(self.store[self.position : end])
+        with memoryview(self.store) as view:  # one copy out, not a slice and then a copy of it
+            data = bytes(view[self.position : end])
         self.position = max(end, self.position)
         return data
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        chunk = bytes(data)
-        if self.position > len(self.store):
-            self.store.extend(bytes(self.position - len(self.store)))
-        self.store[self.position : self.position + len(chunk)] = chunk
-        self.position += len(chunk)
-        return len(chunk)
+        """Why two ways: a muxer mostly appends, which extends the buffer in place; only its few
+        rewrites of what it wrote before (sizes, the index moved first) replace bytes in the middle."""
+        size = len(data) if not isinstance(data, memoryview) else data.nbytes
+        if self.position == len(self.store):
+            self.store += data
+        else:
+            if self.position > len(self.store):
+                self.store.extend(bytes(self.position - len(self.store)))
+            self.store[self.position : self.position + size] = data
+        self.position += size
+        return size
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: len(self.store)}[whence]

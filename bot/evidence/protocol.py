@@ -47,8 +47,13 @@ EXIT_CRASHED = 128  # plus the signal that ended the worker inside its namespace
 
 def frame(header: dict[str, Any], body: bytes = b"") -> bytes:
     """One message on the wire: prefix, JSON header, raw body."""
+    return head(header, len(body)) + body
+
+
+def head(header: dict[str, Any], body_size: int) -> bytes:
+    """A message's prefix and JSON header, for a body of `body_size` bytes sent after it."""
     raw = json.dumps(header, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-    return PREFIX.pack(len(raw), len(body)) + raw + body
+    return PREFIX.pack(len(raw), body_size) + raw
 
 
 def read_frame(stream: BinaryIO, max_body: int) -> tuple[dict[str, Any], bytes]:

@@ -30,6 +30,7 @@ from bot.evidence.protocol import (
     EXAMINE,
     EXIT_MEMORY,
     frame,
+    head,
     read_frame,
     send,
 )
@@ -136,7 +137,8 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> int:
     try:
         reply, body = answer(header, content)
         del content
-        send(answers, frame(reply, body))
+        send(answers, head(reply, len(body)))  # Why apart: joined, the file would be held twice
+        send(answers, body)
     except MemoryError:
         try:
             send(answers, frame({"error": "TOO_MANY_PIXELS"}))
