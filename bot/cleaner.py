@@ -14,17 +14,18 @@ takes namespaces of its own for the file, and the reader, which reads it: a fres
 zygote, so nothing of one file can reach the next, for milliseconds rather than the second of CPU a
 new interpreter and its warm-up take. One worker is forked ahead, so the file's wait starts at once.
 
-What isolation gives, where the kernel allows unprivileged user namespaces (`Cleaner.isolated`): the
-reader has user, mount, network, IPC and PID namespaces of its own (the first three shared with the
-zygote, the last three new for each file), no capabilities and no_new_privs, and is chrooted into an
-empty directory that is deleted once the zygote is ready. So it has no network (not even loopback), no
-file to read or create, no process to signal or trace (the bot, the zygote and every other file's
-reader included: none has a number in its PID namespace), and no shared memory, message queue or
-abstract socket of anyone's. The reader is the first process of its PID namespace; when it ends, or is
-killed (the bot kills it by a pidfd at the wall time, whatever it did to its process group or
-PDEATHSIG), the kernel kills every process left in the namespace, so anything it started dies with it.
-The zygote keeps capabilities, but only in its own user namespace, to make each file's namespaces; it
-never reads a file (bot.evidence.isolation.leave_the_machine says why that is safe).
+What isolation gives, where the kernel allows unprivileged user namespaces (`Cleaner.isolated`): each
+file's reader has user, mount, PID, IPC, network and UTS namespaces of its own, new for that file, no
+capabilities and no_new_privs, and for its root the empty directory the zygote started in, deleted once
+the zygote is ready. So it has no network (not even loopback), no file to read or create, no process to
+signal or trace (the bot, the zygote and every other file's reader included: none has a number in its
+PID namespace), nothing another file's reader left (keyrings, shared memory, message queues, abstract
+sockets are all per file), and not the machine's name. The reader is the first process of its PID
+namespace; when it ends, or is killed (the bot kills it by a pidfd at the wall time, whatever it did to
+its process group or PDEATHSIG), the kernel kills every process left in the namespace, so anything it
+started dies with it. The zygote has user, mount, network and IPC namespaces of its own and keeps
+capabilities there, to make each file's namespaces; it never reads a file (bot.evidence.isolation says
+why that is safe, and why it is not chrooted).
 
 What isolation does not give: no seccomp filter, so every system call stays open to the worker, and a
 file that reaches a kernel bug through one is out of scope (keep the kernel patched); no limit on what
@@ -35,7 +36,8 @@ CANDOUR_CLEANER_REQUIRE_ISOLATION). The answers a worker sends are data, checked
 (bot/cleaner_wire.py), so a compromised worker cannot run code in the bot either.
 
 One reader per file: a crash, a limit or a timeout costs that file only (it is refused with a plain
-sentence), and the next file gets a fresh one; a zygote that dies or misbehaves is replaced.
+sentence), and the next file gets a fresh one; a zygote that dies or misbehaves is replaced, and a file
+it took down with it is told UNAVAILABLE, never that the file was at fault.
 """
 
 from __future__ import annotations
@@ -49,7 +51,15 @@ from types import TracebackType
 from typing import Any
 
 from bot import cleaner_wire as wire
-from bot.cleaner_processes import StartError, Worker, Zygote, environment
+from bot.cleaner_processes import (
+    UNAVAILABLE,
+    CleanerUnavailableError,
+    StartError,
+    Worker,
+    Zygote,
+    environment,
+    pidfds_available,
+)
 from bot.cleaner_wire import Examined
 from bot.evidence import MAX_BYTES, Cleaned, EvidenceError, protocol
 
@@ -76,13 +86,16 @@ class CleanerLimits:
             raise ValueError("cleaner output and concurrency must be positive")
 
 
-UNAVAILABLE = "Candour could not check this file just now. Please send it again in a few minutes."
 # Why they name the setting and both ways out: the operator reading them must know what was refused and
 # what to change (docs/operations.md quotes them); neither carries a file detail.
 REFUSED_ISOLATION = (
     "the kernel refused the cleaning worker its namespaces (user, mount, network, IPC and PID), and "
     "CANDOUR_CLEANER_REQUIRE_ISOLATION is true: allow unprivileged user namespaces for Candour's user, or "
     "set CANDOUR_CLEANER_REQUIRE_ISOLATION=false to clean evidence under resource limits only"
+)
+NO_PIDFDS = (
+    "this kernel has no pidfds (Linux 5.3 or later is needed), without which the bot cannot hold and end "
+    "the processes that clean evidence, so it cleans none"
 )
 UNISOLATED_WARNING = (
     "the cleaning worker runs under resource limits only: this kernel refused it user, mount, network, "
@@ -91,16 +104,9 @@ UNISOLATED_WARNING = (
 )
 
 
-class CleanerUnavailableError(EvidenceError):
-    """No worker could be started (the machine, not the file): str(error) is the sentence UNAVAILABLE."""
-
-    def __init__(self) -> None:
-        super().__init__(UNAVAILABLE)
-
-
 class IsolationError(RuntimeError):
-    """The kernel refused the worker its namespaces and `require_isolation` says not to run without them;
-    str(error) is REFUSED_ISOLATION."""
+    """The kernel refused the worker its namespaces and `require_isolation` says not to run without them
+    (str(error) is REFUSED_ISOLATION), or it has no pidfds, without which no worker runs (NO_PIDFDS)."""
 
 
 class Cleaner:
@@ -142,6 +148,8 @@ class Cleaner:
         isolate)."""
         if self._started:
             return
+        if not pidfds_available():
+            raise IsolationError(NO_PIDFDS)
         self._started = True
         # Why made here, not in __init__: a semaphore belongs to the event loop that first waits on it,
         # and a cleaner closed and started again may be on another loop (tests run one per test).
@@ -156,8 +164,8 @@ class Cleaner:
         self._warm_next()
 
     async def close(self) -> None:
-        """Stop every process, the zygote and the warm worker included (a file being cleaned is refused);
-        a later call starts the cleaner again."""
+        """Stop every process, the zygote and the warm worker included (a file being cleaned then is
+        refused as UNAVAILABLE); a later call starts the cleaner again."""
         self._started = False
         spare, self._spare = self._spare, None
         if spare is not None:
@@ -226,13 +234,17 @@ class Cleaner:
         spare, self._spare = self._spare, None
         if spare is not None:
             try:
-                return await asyncio.shield(spare)
+                worker = await asyncio.shield(spare)
             except asyncio.CancelledError:
                 if not spare.cancelled():  # this request was cancelled, not the warm worker
                     _discard(spare)
                     raise
             except (CleanerUnavailableError, IsolationError):
                 pass  # tried once more below, from a zygote started afresh if that one has gone
+            else:
+                if worker.alive:
+                    return worker
+                await worker.kill()  # gone with its zygote while it waited: not this file's fault
         return await self._fork()
 
     async def _fork(self) -> Worker:
@@ -252,9 +264,18 @@ class Cleaner:
         raise AssertionError("unreachable")
 
     async def _living_zygote(self) -> Zygote:
+        """The running zygote, started (again) if need be; none once the cleaner is closed."""
+        if not self._started:
+            raise CleanerUnavailableError()  # closed while this request waited: nothing new is started
         if self._zygote is None or (self._zygote.done() and self._zygote.exception() is not None):
             self._zygote = asyncio.ensure_future(self._start_zygote())
-        zygote = await asyncio.shield(self._zygote)
+        starting = self._zygote
+        try:
+            zygote = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            if starting.cancelled():  # closed while it started, not this request cancelled
+                raise CleanerUnavailableError() from None
+            raise
         if not zygote.alive:
             await self._drop_zygote(zygote)
             return await self._living_zygote()
@@ -331,6 +352,7 @@ _background: set[asyncio.Future[None]] = set()
 
 
 __all__ = [
+    "NO_PIDFDS",
     "REFUSED_ISOLATION",
     "UNAVAILABLE",
     "UNISOLATED_WARNING",

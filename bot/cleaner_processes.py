@@ -31,8 +31,28 @@ _PIPE_BYTES = 1 << 20
 STATUS_SECONDS = 5.0  # how long a worker that stopped answering has to say how it ended
 
 
+UNAVAILABLE = "Candour could not check this file just now. Please send it again in a few minutes."
+
+
+class CleanerUnavailableError(EvidenceError):
+    """No worker could be had, or it was lost for a reason not the file's (the machine, the zygote, the
+    cleaner closing): str(error) is the sentence UNAVAILABLE."""
+
+    def __init__(self) -> None:
+        super().__init__(UNAVAILABLE)
+
+
 class StartError(Exception):
     """A zygote or a worker did not start as it should (the machine or the zygote, never the file)."""
+
+
+def pidfds_available() -> bool:
+    """Whether this kernel gives pidfds (Linux 5.3 or later), without which no worker can be held."""
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (OSError, AttributeError):
+        return False
+    return True
 
 
 def environment() -> dict[str, str]:
@@ -54,6 +74,9 @@ class Zygote:
         self.control = control
         self.workdir = workdir
         self.isolated = False
+        self.pidfd: int | None = None
+        with contextlib.suppress(OSError):
+            self.pidfd = os.pidfd_open(process.pid)  # the bot's own child, not yet reaped: its number
 
     @classmethod
     async def start(cls, python: str, *, memory_bytes: int, cpu_seconds: int) -> Zygote:
@@ -107,7 +130,10 @@ class Zygote:
 
     @property
     def alive(self) -> bool:
-        return self.process.returncode is None
+        """Whether the zygote is still running (from its pidfd: at once, before asyncio has reaped it)."""
+        if self.process.returncode is not None:
+            return False
+        return self.pidfd is None or not _ended_now(self.pidfd)
 
     async def fork(self) -> Worker:
         """Have the zygote fork a worker for one file, and take hold of both its processes."""
@@ -121,14 +147,16 @@ class Zygote:
         theirs = [request_in, answer_out, status_out]
         try:
             await _send_fds(self.control, protocol.FORK, theirs)
-        except OSError:
+        except BaseException as error:
             for fd in (request_out, answer_in, status_in):
                 os.close(fd)
-            raise StartError("the zygote took no request") from None
+            if isinstance(error, OSError):
+                raise StartError("the zygote took no request") from None
+            raise
         finally:
             for fd in theirs:
                 os.close(fd)
-        worker = await Worker.connect(request_out, answer_in, status_in)
+        worker = await Worker.connect(request_out, answer_in, status_in, zygote=self)
         try:
             await worker.started(self.process.pid)
         except BaseException:
@@ -145,10 +173,15 @@ class Zygote:
                 os.killpg(process.pid, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(process.wait(), 10)
-        self.control.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        try:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(process.wait(), 10)
+        finally:
+            self.control.close()
+            if self.pidfd is not None:
+                os.close(self.pidfd)
+                self.pidfd = None
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 async def _send_fds(sock: socket.socket, message: bytes, fds: list[int]) -> None:
@@ -181,33 +214,55 @@ class Worker:
         answers: asyncio.StreamReader,
         status: asyncio.StreamReader,
         transports: list[asyncio.BaseTransport],
+        zygote: Zygote,
     ) -> None:
         self.requests, self.answers, self.status = requests, answers, status
         self._transports = transports
+        self.zygote = zygote
         self.relay: int | None = None  # pidfds
         self.reader: int | None = None
         self.reader_pid = 0
-        self.isolated = False
+        self.isolated = zygote.isolated
+        self.ended_by_bot = False
 
     @classmethod
-    async def connect(cls, request_out: int, answer_in: int, status_in: int) -> Worker:
-        """Wrap the bot's ends of the three pipes as asyncio streams."""
+    async def connect(cls, request_out: int, answer_in: int, status_in: int, *, zygote: Zygote) -> Worker:
+        """Wrap the bot's ends of the three pipes as asyncio streams (on failure, every transport made so
+        far is closed, and with it its descriptor)."""
         loop = asyncio.get_running_loop()
         answers = asyncio.StreamReader(limit=protocol.MAX_HEADER + 16)
         status = asyncio.StreamReader(limit=protocol.MAX_HEADER + 16)
+        # Why file objects first: from here each descriptor has one owner that closes it once, whether a
+        # transport takes it or this fails (a cancellation included) before one does.
+        files = [
+            os.fdopen(answer_in, "rb", buffering=0),
+            os.fdopen(status_in, "rb", buffering=0),
+            os.fdopen(request_out, "wb", buffering=0),
+        ]
         transports: list[asyncio.BaseTransport] = []
-        for reader, fd in ((answers, answer_in), (status, status_in)):
-            transport, _ = await loop.connect_read_pipe(
-                lambda reader=reader: asyncio.StreamReaderProtocol(reader),  # type: ignore[misc]
-                os.fdopen(fd, "rb", buffering=0),
-            )
-            transports.append(transport)
-        write, flow = await loop.connect_write_pipe(
-            asyncio.streams.FlowControlMixin, os.fdopen(request_out, "wb", buffering=0)
-        )
+        try:
+            for reader, pipe in ((answers, files[0]), (status, files[1])):
+                transport, _ = await loop.connect_read_pipe(
+                    lambda reader=reader: asyncio.StreamReaderProtocol(reader),  # type: ignore[misc]
+                    pipe,
+                )
+                transports.append(transport)
+            write, flow = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, files[2])
+        except BaseException:
+            for transport in transports:
+                transport.close()
+            for pipe in files:
+                pipe.close()
+            raise
         transports.append(write)
         requests = asyncio.StreamWriter(write, flow, None, loop)  # type: ignore[arg-type]
-        return cls(requests, answers, status, transports)
+        return cls(requests, answers, status, transports, zygote)
+
+    @property
+    def alive(self) -> bool:
+        """Whether this worker can still take its file: its zygote, relay and reader all running."""
+        held = [fd for fd in (self.relay, self.reader) if fd is not None]
+        return self.zygote.alive and len(held) == 2 and not any(_ended_now(fd) for fd in held)
 
     async def started(self, zygote: int) -> None:
         """Read the relay's first status frame and take a pidfd for it and for its reader."""
@@ -236,7 +291,13 @@ class Worker:
             await self.kill()
             raise wire.refusal("TOO_SLOW") from None
         except (ConnectionError, asyncio.IncompleteReadError, BrokenPipeError):
-            raise EvidenceError(await self._death()) from None
+            by_bot = self.ended_by_bot  # before _death, which ends what is left itself
+            sentence = await self._death()
+            if by_bot or not self.zygote.alive:
+                # Why not the file's fault: the cleaner was closing, or the zygote died (and this worker
+                # with it, by PDEATHSIG); no reader can reach the zygote, so the file did not do it.
+                raise CleanerUnavailableError() from None
+            raise EvidenceError(sentence) from None
         return wire.answer(header), body
 
     async def _send(self, request: dict[str, Any], content: bytes) -> None:
@@ -264,27 +325,32 @@ class Worker:
 
     async def kill(self) -> None:
         """End the reader for certain, its whole PID namespace with it, and the relay; harmless if they have
-        gone already."""
+        gone already. The pidfds are closed whatever happens, a cancellation included."""
+        self.ended_by_bot = True
         reader, self.reader = self.reader, None
         relay, self.relay = self.relay, None
-        if reader is not None:
-            if not _ended_now(reader):
-                # Why the group too, and only now: without namespaces the reader leads a group of its
-                # own; while its pidfd shows it has not ended, its number is still its own.
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(self.reader_pid, signal.SIGKILL)
-            with contextlib.suppress(OSError):
-                signal.pidfd_send_signal(reader, signal.SIGKILL)
-        if relay is not None:
-            with contextlib.suppress(OSError):
-                signal.pidfd_send_signal(relay, signal.SIGKILL)
-        for transport in self._transports:
-            transport.close()
-        for pidfd in (reader, relay):
-            if pidfd is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(_ended(pidfd), 10)
-                os.close(pidfd)
+        try:
+            if reader is not None:
+                if not self.isolated and not _ended_now(reader):
+                    # Why the group too, and only without namespaces: there the reader leads a group of
+                    # its own, and while its pidfd shows it has not ended its number is still its own.
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(self.reader_pid, signal.SIGKILL)
+                with contextlib.suppress(OSError):
+                    signal.pidfd_send_signal(reader, signal.SIGKILL)
+            if relay is not None:
+                with contextlib.suppress(OSError):
+                    signal.pidfd_send_signal(relay, signal.SIGKILL)
+            for transport in self._transports:
+                transport.close()
+            for pidfd in (reader, relay):
+                if pidfd is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(_ended(pidfd), 10)
+        finally:
+            for pidfd in (reader, relay):
+                if pidfd is not None:
+                    os.close(pidfd)
 
 
 def _ended_now(pidfd: int) -> bool:

@@ -43,7 +43,7 @@ from tests.test_cleaner_process import (
 )
 from tests.test_cleaner_wire import FAKE_WORKER
 
-NAMESPACES = ("net", "mnt", "user", "ipc", "pid")
+NAMESPACES = ("net", "mnt", "user", "ipc", "pid", "uts")
 
 
 def namespace(pid: int | str, kind: str = "pid") -> str:
@@ -142,8 +142,11 @@ async def test_the_worker_holds_no_keys_and_reaches_no_network_or_file(
         cleaned = await cleaner.clean(b"still works\n", filename="a.txt", media_type="text/plain")
     for pid, what in seen.items():
         assert [v for v in what["environ"] if v] == [b"LC_ALL=C.UTF-8"]
-        assert what["root"] != "/" and what["root"].endswith("(deleted)")  # empty, removed once ready
-        assert not Path(what["root"].removesuffix(" (deleted)")).exists()
+        # The zygote stays in its empty, removed directory; the processes forked for a file have it as root
+        # (the zygote itself is not chrooted: no process in a chroot may make a user namespace).
+        place = what["cwd"] if pid == zygote else what["root"]
+        assert place != "/" and place.endswith("(deleted)")
+        assert not Path(place.removesuffix(" (deleted)")).exists()
         assert what["interfaces"] == {"lo"}  # a network of its own: no route to 127.0.0.1 of the machine
         assert all(d.startswith(("pipe:", "socket:")) or d == "/dev/null" for d in what["descriptors"]), pid
         assert what["NoNewPrivs"] == "1"
@@ -156,7 +159,9 @@ async def test_the_worker_holds_no_keys_and_reaches_no_network_or_file(
         assert what["Max address space"] == (str(1024 * 1024 * 1024),) * 2
         assert what["Max open files"][0] == "32"
     inside = seen[inner]
-    assert all(inside["namespaces"][ns] != seen[zygote]["namespaces"][ns] for ns in ("pid", "ipc", "net"))
+    per_file = ("pid", "ipc", "net", "user", "mnt", "uts")
+    assert all(inside["namespaces"][ns] != seen[zygote]["namespaces"][ns] for ns in per_file)
+    assert all(seen[outer]["namespaces"][ns] == inside["namespaces"][ns] for ns in per_file if ns != "pid")
     assert nspid[0] == str(inner) and nspid[-1] == "1"  # the first process of a PID namespace of its own
     assert seen[outer]["namespaces"]["pid"] == ours["pid"]  # the one outside, held by a pidfd
     assert seen[zygote]["namespaces"]["pid"] == ours["pid"]
@@ -175,6 +180,7 @@ def _seen_from_outside(pid: int) -> dict[str, object]:
     seen: dict[str, object] = {
         "environ": Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"),
         "root": os.readlink(f"/proc/{pid}/root"),
+        "cwd": os.readlink(f"/proc/{pid}/cwd"),
         "namespaces": {ns: namespace(pid, ns) for ns in NAMESPACES},
         "interfaces": {line.split(":")[0].strip() for line in net},
         "descriptors": [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")],
@@ -201,7 +207,7 @@ def test_the_docstrings_say_what_isolation_does_not_give() -> None:
 
 
 CONFINED_WORKER = r"""
-import ctypes, os, signal, sys, time
+import ctypes, os, platform, signal, socket, sys, time
 
 sys.path.insert(0, sys.argv[3])
 from bot.evidence import protocol, worker
@@ -213,6 +219,24 @@ libc = ctypes.CDLL(None)
 def hide():
     os.setsid()  # out of the worker's process group
     libc.prctl(1, 0, 0, 0, 0)  # PR_SET_PDEATHSIG: none
+
+
+# add_key and keyctl, by system call number (x86-64, arm64): Python has no binding for them.
+CALLS = {"x86_64": (248, 250), "aarch64": (217, 219)}.get(platform.machine())
+
+
+def keyring():  # leave a value in the user keyring, unless an earlier reader's is found there first
+    if CALLS is None:
+        return "no-keyring-calls"
+    add_key, keyctl = CALLS
+    libc.syscall.restype = ctypes.c_long
+    user = ctypes.c_long(-4)  # KEY_SPEC_USER_KEYRING
+    found = libc.syscall(keyctl, 10, user, b"user", b"candour-left-by-a-file", 0)  # KEYCTL_SEARCH
+    if found > 0:
+        return "found"
+    data = b"the first reporter's file"
+    made = libc.syscall(add_key, b"user", b"candour-left-by-a-file", data, len(data), user)
+    return "left" if made > 0 else "cannot-leave"
 
 
 def exploit(requests, answers):  # the reader, boxed by the real worker: what an exploit in a parser could do
@@ -231,6 +255,10 @@ def exploit(requests, answers):  # the reader, boxed by the real worker: what an
             outcome = "reached"
         except ProcessLookupError:
             outcome = "no-such-process"
+    if mode == "host_name":
+        outcome = socket.gethostname()
+    if mode == "keyring":  # what an earlier file's reader left in the user keyring, if anything
+        outcome = keyring()
     good = {"ok": True, "media_type": "text/plain", "filename": outcome, "cleaned": True, "removed": []}
     protocol.send(answers, protocol.frame(good, body))
     return 0
@@ -266,6 +294,22 @@ async def test_a_taken_over_worker_cannot_signal_the_bot(confined_worker) -> Non
         signal.signal(signal.SIGUSR1, previous)
     assert received == []
     assert cleaned.filename == "no-such-process"  # it did try
+
+
+async def test_a_file_finds_nothing_an_earlier_file_left_and_not_the_machine_name(confined_worker) -> None:
+    """Threat: readers forked from one zygote share whatever its namespaces hold. A value one file's reader
+    puts in the kernel's user keyring (which outlives it) must not be there for the next file's reader;
+    and a reader sees a host name of its own, not the machine's."""
+    async with Cleaner(python=confined_worker("keyring")) as cleaner:
+        await ready_inside(b"confined_worker")
+        told = [
+            (await cleaner.clean(b"x", filename="a.txt", media_type="text/plain")).filename for _ in range(3)
+        ]
+    assert "found" not in told, told
+    assert set(told) <= {"left", "cannot-leave", "no-keyring-calls"}
+    async with Cleaner(python=confined_worker("host_name")) as cleaner:
+        named = await cleaner.clean(b"x", filename="a.txt", media_type="text/plain")
+    assert named.filename == isolation_module.HOST_NAME.decode() != os.uname().nodename
 
 
 async def test_a_process_the_worker_starts_cannot_outlive_it(confined_worker) -> None:
@@ -432,5 +476,4 @@ async def test_a_kernel_that_refuses_isolation_is_one_warning_or_with_the_settin
     await strict.close()
     assert str(refused.value) == cleaner_module.REFUSED_ISOLATION
     assert "CANDOUR_CLEANER_REQUIRE_ISOLATION=false" in str(refused.value)
-    assert Cleaner().require_isolation is False  # the installation's default is in candour/settings.py
     assert workers() == []

@@ -98,8 +98,8 @@ def bare(image: Image.Image, turn: int, *, last: bool = False) -> Image.Image:
     `last`: nothing more will be decoded into `image`, so an upright frame can share its pixels
     instead of copying them (what `Image.copy` does, less the copy: a 12-megapixel photo's 36 MB and
     some 30 ms). Why only then: Pillow decodes a next frame into the same pixel store, which would
-    change a frame already taken. The fresh image is Pillow's own new image around the pixels: no
-    info, EXIF or tags of the source, as with a copy.
+    change a frame already taken. The fresh image is Pillow's own new image around the pixels (which,
+    like a copy, keeps the source's `info`: the line below empties it, so no EXIF or tag goes along).
     """
     method = TRANSPOSE.get(turn)
     if method is not None:

@@ -1,23 +1,27 @@
-"""The kernel's side of the cleaning worker's box: namespaces, chroot, capabilities, limits.
+"""The kernel's side of the cleaning worker's box: namespaces, an empty root, capabilities, limits.
 
 Two steps, because the worker is a zygote (bot.evidence.zygote): a pristine process that never reads a
-file, and one child forked from it per file.
-- `leave_the_machine`, once, in the zygote: new user, mount, network and IPC namespaces, chroot into an
-  empty directory, no_new_privs, death with the bot.
-- `box_one_file`, per file, in the child forked for it: new PID, IPC and network namespaces of its own
-  (so two files never share a process list, a message queue, an abstract socket or a loopback), then
-  the process that reads the file is forked into them, drops every capability and takes its limits.
+file, and the processes forked from it for each file.
+- `leave_the_machine`, once, in the zygote: new user, mount, network and IPC namespaces (its own user
+  and group mapped, so that it may make user namespaces below its own), no_new_privs, death with the
+  bot. It is not chrooted: the kernel lets no process in a chroot make a user namespace.
+- `box_one_file`, per file, in the relay forked for it: user, mount, PID, IPC, network and UTS
+  namespaces of its own, a host name that names nothing, and a root that is the zygote's empty working
+  directory, deleted by then. The reader, forked next into them, drops every capability and takes its
+  limits.
 
 Why / threat: a file that takes over a parser must find no network (an empty network namespace: not even
-loopback is up, so no database on 127.0.0.1), no files (chroot into an empty directory, which the bot
-deletes once the zygote is ready, so nothing can be created in it either), no process to signal or trace
-(a PID namespace of its own, whose first process it is: the bot, the zygote and every other file's
-process have no number there), no shared memory or message queue of anyone's, and no way back: every
-capability is dropped, no_new_privs is set, and it dies with its parent (PDEATHSIG). The namespaces
-need no privilege (unprivileged user namespaces); where the kernel refuses them, the worker still runs
-under its limits and says so. Not given: a seccomp filter (every system call stays open to the worker,
-so a kernel bug reached through one is out of scope) and any limit on what it may say about the one
-file it has.
+loopback is up, so no database on 127.0.0.1), no files (its root is an empty directory the bot has
+deleted, so nothing can be created in it either), no process to signal or trace (a PID namespace of its
+own, whose first process it is: the bot, the zygote and every other file's processes have no number
+there), nothing another file's reader left behind (each file has its own user namespace, so its own
+keyrings; its own IPC namespace, so its own shared memory and message queues; its own network
+namespace, so its own abstract sockets), not the machine's name (its own UTS namespace, named
+"candour"), and no way back: every capability is dropped, no_new_privs is set, and it dies with its
+parent (PDEATHSIG). The namespaces need no privilege (unprivileged user namespaces); where the kernel
+refuses them, the worker still runs under its limits and says so. Not given: a seccomp filter (every
+system call stays open to the worker, so a kernel bug reached through one is out of scope) and any
+limit on what it may say about the one file it has.
 """
 
 from __future__ import annotations
@@ -31,12 +35,15 @@ from functools import cache
 MAX_OPEN_FILES = 32
 
 _CLONE_NEWNS = 0x00020000
+_CLONE_NEWUTS = 0x04000000
 _CLONE_NEWIPC = 0x08000000
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWPID = 0x20000000
 _CLONE_NEWNET = 0x40000000
 _MACHINE = _CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWNET | _CLONE_NEWIPC
-_PER_FILE = _CLONE_NEWPID | _CLONE_NEWIPC | _CLONE_NEWNET
+_PER_FILE = _CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWIPC | _CLONE_NEWNET | _CLONE_NEWUTS
+_PR_SET_CHILD_SUBREAPER = 36
+HOST_NAME = b"candour"
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 _PR_SET_NO_NEW_PRIVS = 38
@@ -57,18 +64,43 @@ def die_with_parent() -> None:
 def leave_the_machine() -> bool:
     """The zygote's box (see the module's docstring); True if the kernel allowed it.
 
-    Why the zygote keeps its capabilities: they hold only in its own user namespace (over its own mount,
-    network and IPC namespaces, never the machine's), and it needs one (CAP_SYS_ADMIN there) to give
-    each file's process a PID namespace of its own. It reads no file: its only input is the bot's
-    one-word request to fork, with three pipe ends. Every process that reads a file has none.
+    Why the zygote may keep capabilities: they hold only in its own user namespace (over its own mount,
+    network and IPC namespaces, never the machine's), it needs to map its own user there so that each
+    file can have a user namespace below it, and it reads no file: its only input is the bot's one-word
+    request to fork, with three pipe ends. Every process that reads a file has none.
     """
     lib = libc()
     die_with_parent()
     if lib.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         return False
+    uid, gid = os.geteuid(), os.getegid()
     # Why all in one call: CLONE_NEWUSER must come with the others (they need its capabilities), and it
     # is refused to a process with threads, which warming up must leave none of (so fork is safe too).
     if lib.unshare(_MACHINE) != 0:
+        return False
+    try:
+        _write("/proc/self/setgroups", "deny")  # which an unprivileged gid_map requires
+        _write("/proc/self/uid_map", f"{uid} {uid} 1")
+        _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    except OSError:
+        return False
+    # Why a subreaper: a reader whose relay is killed first is handed to the zygote, whose ignored
+    # SIGCHLD has the kernel reap it, instead of to the machine's (or a container's) PID 1 as a zombie.
+    return lib.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as out:  # noqa: PTH123 - a /proc control file, written once
+        out.write(text)
+
+
+def box_one_file() -> bool:
+    """In the relay forked for one file: namespaces of its own for the reader it forks next, a host name
+    that names nothing, and the zygote's empty, deleted working directory as its root."""
+    lib = libc()
+    if lib.unshare(_PER_FILE) != 0:
+        return False
+    if lib.sethostname(HOST_NAME, len(HOST_NAME)) != 0 or lib.setdomainname(HOST_NAME, len(HOST_NAME)) != 0:
         return False
     try:
         os.chroot(".")
@@ -76,11 +108,6 @@ def leave_the_machine() -> bool:
     except OSError:
         return False
     return True
-
-
-def box_one_file() -> bool:
-    """In the child forked for one file: namespaces of its own for the process it forks next."""
-    return libc().unshare(_PER_FILE) == 0
 
 
 def drop_capabilities() -> bool:

@@ -8,9 +8,9 @@ reach the next (each file's process is new, and ends with its file), and the sec
 Life of one file (bot/cleaner.py is the other side):
 1. The bot sends the zygote the word `fork` with three pipe ends: the request to read, the answer to
    write, and a status pipe. The zygote reads nothing else, ever.
-2. The zygote forks the *relay*, which takes namespaces of its own for the file (isolation.box_one_file)
-   and forks the *reader*, the first process of the new PID namespace. The reader drops every capability,
-   takes its limits, reads the one request, answers it and exits.
+2. The zygote forks the *relay*, which takes namespaces and an empty root of its own for the file
+   (isolation.box_one_file) and forks the *reader*, the first process of the new PID namespace. The
+   reader drops every capability, takes its limits, reads the one request, answers it and exits.
 3. The relay, which holds only the status pipe, says there the numbers of both (so the bot can kill the
    reader by a pidfd whatever it does to its group or PDEATHSIG), waits for the reader and says how it
    ended, as the bot reads a worker's exit status.
@@ -36,8 +36,9 @@ _MESSAGE = 64
 def run(control: socket.socket, *, memory_bytes: int, cpu_seconds: int, serve: Serve) -> NoReturn:
     """Box this process, say ready on `control`, then fork one boxed reader per request until the bot goes.
 
-    Why SIGCHLD ignored: the kernel then reaps each relay as it ends, so the zygote, which waits on
-    nothing but its socket, leaves no zombies. Why gc.freeze: objects made before the forks are left
+    Why SIGCHLD ignored: the kernel then reaps each relay as it ends, and each reader handed to the
+    zygote when its relay was killed first (the zygote is their subreaper), so the zygote, which waits
+    on nothing but its socket, leaves no zombies. Why gc.freeze: objects made before the forks are left
     alone by the children's collector, so their pages stay shared instead of being copied into each.
     """
     import gc
