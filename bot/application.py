@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import Bot, BotCommand, Update
 from telegram.constants import ChatType
 from telegram.ext import (
     AIORateLimiter,
@@ -27,7 +28,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from bot import delivery, followup, handlers
-from bot.catalogue import Catalogue
+from bot.catalogue import DEFAULT_LANGUAGE, Catalogue
 from bot.cleaner import Cleaner
 from storage import updates
 from storage.errors import DatabaseUnavailableError
@@ -168,6 +169,24 @@ def build_application(
     return application
 
 
+async def register_words(bot: Bot, catalogue: Catalogue) -> None:
+    """The command menu and the bot's descriptions, in every shipped language.
+
+    English goes without a language code (every user whose app language has no words of its own); each
+    other catalogue under its own code, which Telegram matches to the user's app language. Telegram
+    takes two-letter codes only, so a catalogue such as `pt-BR` is not registered (its users see English).
+    """
+    for code in catalogue.languages:
+        if code != DEFAULT_LANGUAGE and not re.fullmatch(r"[a-z]{2}", code):
+            continue
+        t = catalogue.for_language(code)
+        language = None if code == DEFAULT_LANGUAGE else code
+        commands = [BotCommand(name, t(f"command.{name}")) for name in handlers.COMMANDS]
+        await bot.set_my_commands(commands, language_code=language)
+        await bot.set_my_description(t("about.description"), language_code=language)
+        await bot.set_my_short_description(t("about.short_description"), language_code=language)
+
+
 def register(application: Application) -> None:
     """Attach every handler, most specific first.
 
@@ -218,10 +237,7 @@ async def start_services(application: Application) -> None:
     run_webhook, and Candour starts the application itself (beside the sandbox or the desk).
     """
     services: handlers.BotServices = application.bot_data["services"]
-    t = services.catalogue.for_language(None)
-    await application.bot.set_my_commands(
-        [BotCommand(name, t(f"command.{name}")) for name in handlers.COMMANDS]
-    )
+    await register_words(application.bot, services.catalogue)
     owner = delivery.worker_name()
 
     processor = application.update_processor

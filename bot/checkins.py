@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from bot import support
+from bot.catalogue import Translator
 from bot.turn import Turn
 from storage import followup, links
 from storage.errors import InputError, NotFoundError
 
 _THANKS = {
-    "retaliation": "checkin.thanks.retaliation",
-    "worse": "checkin.thanks.worse",
     "stop": "checkin.thanks.stop",
 }
 
@@ -20,15 +20,66 @@ async def on_answer(turn: Turn, arg: str, message_id: int) -> str | None:
     if not entry_text.isdigit() or answer not in followup.ANSWERS:
         return turn.t("button.stale")
     try:
-        await followup.answer_checkin(
+        done = await followup.answer_checkin(
             turn.vault, entry_id=int(entry_text), chat=str(turn.chat_id), answer=answer
         )
     except (followup.CheckinClosedError, NotFoundError):
         return turn.t("checkin.closed")
     except InputError:
         return turn.t("button.stale")
-    await turn.edit(message_id, turn.t(_THANKS.get(answer, "checkin.thanks")))
+    if answer == "retaliation":
+        said = retaliation_told(turn.t, done)
+    elif answer == "worse":
+        said = worse_told(turn.t, done)
+    else:
+        said = turn.t(_THANKS.get(answer, "checkin.thanks"))
+    if answer in ("retaliation", "worse") and (offered := support.text(turn)):
+        said = f"{said}\n\n{offered}"
+    await turn.edit(message_id, said)
     return None
+
+
+def retaliation_told(t: Translator, done: followup.AnswerResult) -> str:
+    """What answering "retaliation" did, sentence by sentence from the vault's account of it.
+
+    Why built, not fixed: a reporter who says they are being punished for reporting must not be told
+    more than happened (that senior officers have it, when the queue it went to cannot read it yet).
+    """
+    parts = [t("checkin.retaliation.thanks")]
+    if done.reopened:
+        parts.append(t("checkin.retaliation.reopened"))
+    if done.became_urgent:
+        parts.append(t("checkin.retaliation.urgent"))
+    elif done.priority_after == followup.URGENT:
+        parts.append(t("checkin.retaliation.already_urgent"))
+    if done.escalated_to is not None:
+        parts.append(t(_escalation_key(done)))
+    parts.append(who_is_told(t, done))
+    parts.append(t("checkin.retaliation.danger"))
+    return " ".join(parts)
+
+
+def _escalation_key(done: followup.AnswerResult) -> str:
+    """The sentence for the second team: it can read the case, it will once given access, or (when no
+    officer can read the case at all) only that it was sent on, the next sentence saying nobody can yet."""
+    if done.escalation_can_read:
+        return "checkin.retaliation.escalated"
+    return "checkin.retaliation.escalated_pending" if done.readers else "checkin.retaliation.escalated_sent"
+
+
+def who_is_told(t: Translator, done: followup.AnswerResult) -> str:
+    """Who learns of the answer: officers told now, the team next time it looks, or nobody can read it yet."""
+    if done.notified:
+        return t("checkin.retaliation.told_now", count=done.notified)
+    if done.readers:
+        return t("checkin.retaliation.seen_in_desk")
+    return t("checkin.retaliation.no_reader")
+
+
+def worse_told(t: Translator, done: followup.AnswerResult) -> str:
+    """What answering "worse" did, from the vault's account: never "the team has been told" when the
+    vault queued no notice (no officer linked, or none can read the case yet)."""
+    return " ".join((t("checkin.thanks.worse"), who_is_told(t, done), t("checkin.worse.details")))
 
 
 async def on_link(turn: Turn, code: str) -> None:

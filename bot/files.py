@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from telegram import Bot, Message
 from telegram.error import TelegramError
 
-from bot import evidence
+from bot import evidence, words
 from bot.catalogue import Translator
 from bot.cleaner import UNAVAILABLE, Cleaner, IsolationError
 from bot.evidence import KINDS, Finding, names
@@ -410,14 +410,11 @@ def refusal_reason(t: Translator, refused: FileRefused) -> str:
 def accepted(t: Translator, answer: EvidenceAnswer, count: int) -> str:
     """A file taken into the draft: what will happen to it at submission, as chosen."""
     captioned = bool(answer.caption)
-    if not answer.cleanable:
-        if captioned:
-            return t("report.evidence.added.unchecked.caption", count=count)
-        return t("report.evidence.added.unchecked", count=count)
-    if answer.keep_metadata:
-        if captioned:
-            return t("report.evidence.added.kept.caption", count=count)
-        return t("report.evidence.added.kept", count=count)
+    if not answer.cleanable or answer.keep_metadata:
+        # Kept as sent, bar the name (see words.name_change): said as it will be stored.
+        key = "report.evidence.added.unchecked" if not answer.cleanable else "report.evidence.added.kept"
+        renamed = words.name_change(t, answer.filename, answer.media_type)
+        return t(f"{key}.caption" if captioned else key, count=count, renamed=renamed)
     if answer.findings or answer.findings_more or answer.parts or answer.parts_more:
         if captioned:
             return t("report.evidence.added.removing.caption", count=count)
@@ -450,7 +447,7 @@ def draft_line(t: Translator, number: int, answer: EvidenceAnswer) -> str:
 def sealed_one(t: Translator, prepared: Prepared) -> str:
     """What was done to one file just sealed into a case (a file added later)."""
     if prepared.kept:
-        return t("status.evidence.kept")
+        return t("status.evidence.kept", name=prepared.evidence.filename)
     if prepared.removed:
         return _fitted(
             lambda per_kind: t(

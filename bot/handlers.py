@@ -17,7 +17,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot import checkins, report_flow, state, status_flow
+from bot import checkins, report_flow, state, status_flow, words
 from bot.catalogue import Catalogue
 from bot.cleaner import Cleaner
 from bot.turn import Turn
@@ -209,12 +209,20 @@ def _reply_with(key: str) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Await
 
 
 def _start_keyboard(turn: Turn) -> list[list[tuple[str, str]]]:
+    """The start menu; until the chat has chosen a language, one more row: every language, in its own name.
+
+    Why a row and not a question first: an English speaker goes straight on, and a Welsh speaker whose
+    phone is set to English (Telegram has no Welsh app) sees "Cymraeg" on the very first message.
+    """
     t = turn.t
-    return [
+    rows = [
         [(t("button.report"), "x|go|report")],
         [(t("button.status"), "x|go|status")],
         [(t("button.privacy"), "x|go|privacy")],
     ]
+    if turn.state.language is None and len(turn.catalogue.languages) > 1:
+        rows.append([(name, f"x|intro|{code}") for code, name in _languages(turn)])
+    return rows
 
 
 async def _in_progress(turn: Turn) -> bool:
@@ -243,6 +251,8 @@ async def on_report(turn: Turn, update: Update) -> None:
     if await _in_progress(turn):
         return
     await report_flow.begin(turn)
+    if update.message is not None:  # the /report message is the report's too (see `stop`)
+        turn.state.flow_from = update.message.message_id
 
 
 @with_turn
@@ -281,8 +291,7 @@ async def on_cancel(turn: Turn, update: Update) -> None:
     if turn.state.flow == "idle":
         await turn.say(turn.t("flow.nothing_to_cancel"))
         return
-    turn.state.reset()
-    await turn.say(turn.t("flow.cancelled"))
+    await words.stop(turn)
 
 
 @with_turn
@@ -293,6 +302,7 @@ async def on_language(turn: Turn, update: Update) -> None:
 
 
 def _languages(turn: Turn) -> list[tuple[str, str]]:
+    """(code, the language's own name) for every shipped catalogue."""
     return [(code, turn.catalogue.language_name(code)) for code in turn.catalogue.languages]
 
 
@@ -422,21 +432,26 @@ async def _global_button(turn: Turn, action: str, arg: str, message_id: int) -> 
             await turn.say(turn.t("privacy.notice"))
         return None
     if action == "saved":
-        await turn.delete_now(message_id)
-        return turn.t("receipt.deleted")
+        # Why a message, from Telegram's answer: the reporter must know whether the code is still on
+        # screen (a message over 48 hours old cannot be deleted by the bot, and they must do it).
+        outcome = await turn.delete_outcome(message_id)
+        await turn.say(words.receipt_deleted(turn.t, outcome))
+        return None
     if action == "read" and arg.isdigit():
         return await status_flow.read_pushed(turn, int(arg), message_id)
     if action == "reply" and arg.isdigit():
         return await status_flow.reply_pushed(turn, arg)
     if action == "ci":
         return await checkins.on_answer(turn, arg, message_id)
-    if action == "lang":
-        codes = [code for code, _ in _languages(turn)]
-        if arg in codes:
-            turn.state.language = arg
-            turn.t = turn.catalogue.for_language(arg)
+    if action in ("lang", "intro") and arg in turn.catalogue.languages:
+        # Why in the sealed chat state only: the choice is the one language fact kept, never in clear.
+        turn.state.language = arg
+        turn.t = turn.catalogue.for_language(arg)
+        if action == "intro":  # chosen on the start message: that message now reads in the language
+            await turn.edit(message_id, turn.t("start.intro"), _start_keyboard(turn))
+        else:
             await turn.say(turn.t("language.set"))
-            return None
+        return None
     return turn.t("button.stale")
 
 
@@ -464,8 +479,7 @@ async def _flow_action(turn: Turn, action: str, arg: str, message_id: int) -> st
         signal = await report_flow.on_button(turn, action, arg)
     if signal == "cancel":
         await turn.drop_buttons(message_id)
-        state_.reset()
-        await turn.say(turn.t("flow.cancelled"))
+        await words.stop(turn)
         return None
     if signal == "refresh-categories":
         await turn.edit(message_id, turn.t("report.categories"), report_flow.categories_keyboard(turn))

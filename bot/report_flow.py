@@ -12,7 +12,7 @@ from typing import Any
 
 from telegram import Message
 
-from bot import evidence_flow, files
+from bot import evidence_flow, files, questions, review, support, typed_match
 from bot import state as chat_state
 from bot.state import PersonAnswer
 from bot.turn import Keyboard, Turn
@@ -38,11 +38,12 @@ SUBSTEPS = {
     "person_role": "people",
     "person_unit": "people",
     "person_more": "people",
+    "when_ongoing": "when",
     "evidence_metadata": "evidence",
     "evidence_unchecked": "evidence",
 }
-WHEN_CHOICES = ("ongoing", "today", "week", "month", "earlier")
-EDITABLE = ("categories", "narrative", "when", "where", "people", "witnesses", "evidence", "answers")
+WHEN_CHOICES = review.WHEN_CHOICES
+EDITABLE = review.EDITABLE
 MAX_SHORT_ANSWER = 300
 MAX_NARRATIVE = 20_000
 STAFF_NUMBER = re.compile(r"\b([A-Za-z]{0,3}\s?\d{2,7})\b")
@@ -56,14 +57,6 @@ def _done_row(turn: Turn, *, skip: bool = False) -> list[tuple[str, str]]:
     if skip:
         row.append((turn.t("button.skip"), turn.data("skip")))
     return row
-
-
-def _category_label(turn: Turn, category_id: str) -> str:
-    key = f"category.{category_id}"
-    text = turn.t(key)
-    if text != key:
-        return text
-    return next((c.label for c in turn.policy.categories if c.id == category_id), category_id)
 
 
 def _unit_rows(turn: Turn, action: str) -> Keyboard:
@@ -89,7 +82,7 @@ def _yes_no(turn: Turn, *, unsure: bool = False) -> Keyboard:
 def categories_keyboard(turn: Turn) -> Keyboard:
     chosen = set(turn.state.categories)
     rows: Keyboard = [
-        [(("✓ " if c.id in chosen else "") + _category_label(turn, c.id), turn.data("cat", c.id))]
+        [(("✓ " if c.id in chosen else "") + review.category_label(turn, c.id), turn.data("cat", c.id))]
         for c in turn.policy.categories
     ]
     rows.append(
@@ -104,15 +97,15 @@ async def prompt(turn: Turn) -> None:
         await evidence_flow.prompt(turn)
         return
     step, t = turn.state.step, turn.t
-    person = (
-        turn.state.person.name if turn.state.person and turn.state.person.name else t("report.person.someone")
-    )
+    person = questions.person_shown(turn, turn.state.person)
     if step == "categories":
         await turn.say(t("report.categories"), categories_keyboard(turn))
     elif step == "narrative":
         await turn.say(t("report.narrative"), [_done_row(turn)] if turn.state.narrative else None)
     elif step == "when":
         await turn.say(t("report.when"), [[(t(f"when.{c}"), turn.data("when", c))] for c in WHEN_CHOICES])
+    elif step == "when_ongoing":
+        await turn.say(t("report.when.ongoing", when=turn.state.when), _yes_no(turn, unsure=True))
     elif step == "where":
         rows = [*_unit_rows(turn, "unit"), [(t("button.something_else"), turn.data("skip"))]]
         await turn.say(t("report.where"), rows)
@@ -122,9 +115,7 @@ async def prompt(turn: Turn) -> None:
             [_done_row(turn, skip=True)] if turn.state.people else [[(t("button.skip"), turn.data("skip"))]],
         )
     elif step == "person_role":
-        rows = [[(r, turn.data("role", r))] for r in turn.policy.subject_roles]
-        rows.append([(t("button.dont_know"), turn.data("role"))])
-        await turn.say(t("report.person.role", name=person), rows)
+        await turn.say(t("report.person.role", name=person), questions.role_rows(turn))
     elif step == "person_unit":
         rows = [*_unit_rows(turn, "punit"), [(t("button.dont_know"), turn.data("punit"))]]
         await turn.say(t("report.person.unit", name=person), rows)
@@ -142,57 +133,7 @@ async def prompt(turn: Turn) -> None:
     elif step == "checkins":
         await turn.say(t("report.checkins"), _yes_no(turn))
     elif step == "review":
-        await turn.say(t("report.review", summary=summary(turn)), review_keyboard(turn))
-
-
-def review_keyboard(turn: Turn) -> Keyboard:
-    t = turn.t
-    sections = EDITABLE
-    rows: Keyboard = [[(t("button.submit"), turn.data("submit"))]]
-    for first, second in zip(sections[::2], sections[1::2], strict=True):
-        rows.append(
-            [
-                (t(f"button.edit_{first}"), turn.data("edit", first)),
-                (t(f"button.edit_{second}"), turn.data("edit", second)),
-            ]
-        )
-    rows.append([(t("button.cancel"), turn.data("cancel"))])
-    return rows
-
-
-def _answer(turn: Turn, value: bool | None) -> str:
-    return turn.t("answer.unknown") if value is None else turn.t("answer.yes" if value else "answer.no")
-
-
-def summary(turn: Turn) -> str:
-    """The whole report as the reporter will submit it, short enough for one Telegram message."""
-    s, t = turn.state, turn.t
-    none = t("review.none")
-    narrative = "\n".join(s.narrative)
-    if len(narrative) > 1200:
-        narrative = narrative[:1200] + " …"
-    where = s.where or next((u.name for u in turn.policy.units if u.id == s.location_unit), "") or none
-    people = "; ".join(_person_text(turn, p) for p in s.people) or none
-    when = t(f"when.{s.when}") if s.when in WHEN_CHOICES else (s.when or none)
-    lines = [
-        t("review.categories", value=", ".join(_category_label(turn, c) for c in s.categories)),
-        t("review.narrative", value=narrative),
-        t("review.when", value=when),
-        t("review.where", value=where),
-        t("review.people", value=people),
-        t("review.witnesses", value=s.witnesses or none),
-        t("review.evidence", value=t("review.files", count=len(s.evidence)) if s.evidence else none),
-        t("review.risk", value=_answer(turn, s.risk_of_harm)),
-        t("review.reported_before", value=_answer(turn, s.reported_before)),
-        t("review.checkins", value=_answer(turn, s.checkin_consent)),
-    ]
-    return "\n".join(lines)
-
-
-def _person_text(turn: Turn, person: PersonAnswer) -> str:
-    unit = next((u.name for u in turn.policy.units if u.id == person.unit), "")
-    parts = [person.name, person.staff_number, person.role or "", unit]
-    return ", ".join(p for p in parts if p) or turn.t("report.person.someone")
+        await turn.say(t("report.review", summary=review.summary(turn)), review.keyboard(turn))
 
 
 # --- moving on ------------------------------------------------------------------------------------
@@ -254,12 +195,21 @@ async def on_text(turn: Turn, message: Message) -> None:
         state.narrative.append(text)
         await turn.say(t("report.narrative.added"), [_done_row(turn)])
         return
-    if step in ("when", "where", "witnesses", "people") and len(text) > MAX_SHORT_ANSWER:
+    if step in _SHORT_ANSWERS and len(text) > MAX_SHORT_ANSWER:
         await turn.say(t("input.too_long"))
         return
     if step == "when":
         state.when = text
-        await advance(turn)
+        if questions.says_ongoing(text):
+            state.ongoing = True
+            await advance(turn)
+        else:
+            # Why ask: whether it still goes on is a routing fact, and typed words are no safe guess.
+            state.ongoing, state.step = None, "when_ongoing"
+            await prompt(turn)
+    elif step in ("person_role", "person_unit") and state.person is not None:
+        # What the reporter knows that the buttons don't offer: a sealed note, never a role or unit.
+        await _person_note(turn, state.person, step, text)
     elif step == "where":
         state.where, state.location_unit = text, None
         await advance(turn)
@@ -272,6 +222,42 @@ async def on_text(turn: Turn, message: Message) -> None:
         await advance(turn)
     else:
         await turn.say(t("input.use_buttons"))
+
+
+_SHORT_ANSWERS = ("when", "where", "witnesses", "people", "person_role", "person_unit")
+
+
+async def _person_note(turn: Turn, person: PersonAnswer, step: str, text: str) -> None:
+    """A typed role or unit: kept as a note about the person, and the question asked again with its buttons.
+
+    Why the question stays: only a pressed button is a role or unit, and promise 3 rests on the unit.
+    Typed words that name one of the buttons ("PSD", "chief constable") are met with "Do you mean …?"
+    and that button first; other words with the buttons again, asking for one if it fits.
+    """
+    what = "role" if step == "person_role" else "unit"
+    questions.add_note(person, what, text)
+    t = turn.t
+    if step == "person_role":
+        rows = questions.role_rows(turn)
+        found = typed_match.role(turn, text, unknown=questions.UNKNOWN_ROLE)
+        label = questions.role_label(turn, found) if found else ""
+        action, match_key, noted_key = "role", "report.person.role.match", "report.person.role.noted"
+    else:
+        rows = [*_unit_rows(turn, "punit"), [(t("button.dont_know"), turn.data("punit"))]]
+        found = typed_match.unit(turn, text)
+        label = next((u.name for u in turn.policy.units if u.id == found), "")
+        action, match_key, noted_key = "punit", "report.person.unit.match", "report.person.unit.noted"
+    if len(turn.state.trail) >= 2:
+        # The question just answered in words (the message before the reporter's): its buttons go, so
+        # one set of buttons is on screen, under the question asked again.
+        await turn.drop_buttons(turn.state.trail[-2])
+    if found:
+        chosen = turn.data(action, found)
+        others = [[b for b in row if b[1] != chosen] for row in rows]
+        keyboard = [[(label, chosen)], *[row for row in others if row]]
+        await turn.say(t(match_key, match=label), keyboard)
+        return
+    await turn.say(t(noted_key), rows)
 
 
 def _parse_person(text: str) -> PersonAnswer:
@@ -304,7 +290,10 @@ async def on_button(turn: Turn, action: str, arg: str) -> str | None:
             return t("report.narrative.empty")
         await advance(turn)
     elif step == "when" and action == "when" and arg in WHEN_CHOICES:
-        state.when = arg
+        state.when, state.ongoing = arg, arg == "ongoing"
+        await advance(turn)
+    elif step == "when_ongoing" and action == "yn" and arg in ("yes", "no", "unsure"):
+        state.ongoing = None if arg == "unsure" else arg == "yes"
         await advance(turn)
     elif step == "where" and action == "unit" and any(u.id == arg for u in turn.policy.units):
         state.location_unit, state.where = arg, ""
@@ -320,7 +309,7 @@ async def on_button(turn: Turn, action: str, arg: str) -> str | None:
         and state.person is not None
         and (arg == "" or arg in turn.policy.subject_roles)
     ):
-        state.person.role = arg or None
+        state.person.role = arg or questions.dont_know_role(turn)
         state.step = "person_unit"
         await prompt(turn)
     elif (
@@ -386,11 +375,14 @@ def submission(turn: Turn, evidence: tuple[cases.Evidence, ...]) -> cases.Report
         where=s.where,
         location_unit=s.location_unit,
         subjects=tuple(
-            cases.Person(name=p.name, staff_number=p.staff_number, role=p.role, unit=p.unit) for p in s.people
+            cases.Person(
+                name=p.name, staff_number=p.staff_number, role=p.role, unit=p.unit, description=p.note
+            )
+            for p in s.people
         ),
         witnesses=s.witnesses,
         evidence=evidence,
-        ongoing=s.when == "ongoing",
+        ongoing=True if s.when == "ongoing" else (s.ongoing if s.when not in WHEN_CHOICES else False),
         risk_of_harm=s.risk_of_harm,
         reported_before=s.reported_before,
         checkin_consent=bool(s.checkin_consent),
@@ -488,5 +480,9 @@ async def deliver_receipt(turn: Turn, *, again: bool = False, files_told: str = 
     # Why saved before wiping: the code is to stay in the vault, even sealed, no longer than it must.
     await chat_state.save(turn.vault, turn.chat_id, turn.state)
     deleted, _left = await turn.wipe(keep=(receipt.message_id,))
-    if deleted:
-        await turn.say(t("report.submitted.wiped", count=deleted))
+    # Why a message of its own: "I have saved my code" deletes the receipt, and support is worth keeping.
+    told = [t("report.submitted.wiped", count=deleted)] if deleted else []
+    if offered := support.text(turn):
+        told.append(offered)
+    if told:
+        await turn.say("\n\n".join(told))

@@ -40,6 +40,7 @@ ALL_STEPS = (
     "view",
     "reply",
     "file",
+    "when_ongoing",  # added later: at the end, so buttons of drafts saved before keep their step
 )
 
 
@@ -51,6 +52,9 @@ class PersonAnswer:
     staff_number: str = ""
     role: str | None = None
     unit: str | None = None
+    # What the reporter typed where the buttons offered nothing that fits (bot.questions.add_note): sealed
+    # with the report, never a routing fact.
+    note: str = ""
 
 
 # Why a file cannot be cleaned (EvidenceAnswer.cannot_clean): Candour has no cleaner for its type, or it
@@ -100,10 +104,14 @@ class ChatState:
     step: str = ""
     token: str = ""
     editing: bool = False
+    # The language the reporter chose (/start's row or /language): a catalogue's folder name. Telegram's own
+    # language code is read per update and never kept here or anywhere.
     language: str | None = None
     categories: list[str] = field(default_factory=list)
     narrative: list[str] = field(default_factory=list)
     when: str = ""
+    # Still going on (a routing fact): True, False, or None when the reporter is not sure.
+    ongoing: bool | None = None
     where: str = ""
     location_unit: str | None = None
     people: list[PersonAnswer] = field(default_factory=list)
@@ -117,6 +125,9 @@ class ChatState:
     trail: list[int] = field(default_factory=list)
     # The hour (coarsened down) when the oldest message still in the trail was sent: see Turn.wipe.
     trail_since: str = ""
+    # The first message of the current flow (message ids only grow in a chat): a stopped report deletes
+    # its own messages from here on, never an earlier one (a receipt code not yet saved).
+    flow_from: int = 0
     touched: str = ""
     case_id: str | None = None
     inbox: dict[str, str] = field(default_factory=dict)
@@ -141,6 +152,8 @@ class ChatState:
         """Add a message of this chat (the bot's or the reporter's) to those to delete later."""
         if not self.trail:
             self.trail_since = coarsen(now).isoformat()
+        if self.flow != "idle" and not self.flow_from:
+            self.flow_from = message_id
         self.trail.append(message_id)
 
     def oldest_in_trail(self) -> datetime | None:

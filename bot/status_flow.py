@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from telegram import Message
 
-from bot import evidence_flow, files
+from bot import evidence_flow, files, words
 from bot.state import EvidenceAnswer
 from bot.turn import Turn
 from storage import cases, outbox, throttle
@@ -33,7 +33,7 @@ async def on_code(turn: Turn, message: Message) -> None:
         case_id = await throttle.case_for_receipt(turn.vault, chat_ref=_chat_ref(turn), code=code)
         view = await cases.reporter_view(turn.vault, code=code)
     except ReceiptTypoError as exc:
-        await turn.say(t("status.typo", reason=str(exc)))
+        await turn.say(words.typo(t, exc))
         return
     except UnknownReceiptError:
         await turn.say(t("status.unknown"))
@@ -61,8 +61,12 @@ def notice_text(turn: Turn, status: str | None) -> str | None:
 def _render(turn: Turn, view: cases.ReporterView) -> str:
     t = turn.t
     lines = []
+    # Files sent with the report belong to "Received", not to what was added since.
+    with_report = sum(1 for e in view.timeline if e.with_report and e.kind == cases.EVIDENCE)
     for entry in view.timeline:
         at = f"{entry.at:%d %b %Y}"
+        if entry.with_report:
+            continue
         if entry.author == "officer" and entry.text:
             text = notice_text(turn, entry.notice) or entry.text
             lines.append(t("status.timeline.team", at=at, text=text))
@@ -72,11 +76,14 @@ def _render(turn: Turn, view: cases.ReporterView) -> str:
             )
             lines.append(t("status.timeline.you", at=at, what=t(what)))
     timeline = "\n".join(lines) or t("status.timeline.empty")
+    received = f"{view.received_at:%d %b %Y}"
+    if with_report:
+        received = t("status.received.files", date=received, count=with_report)
     text = t(
         "status.view",
         reference=view.reference,
         status=t(f"status.{view.status}"),
-        received=f"{view.received_at:%d %b %Y}",
+        received=received,
         timeline=timeline,
     )
     return text if len(text) <= 4000 else text[:3990] + " …"

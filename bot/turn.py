@@ -27,6 +27,8 @@ Keyboard = list[list[tuple[str, str]]]
 # coarsened time of the oldest message and clocks that disagree.
 BULK_DELETE_AGE = timedelta(hours=46)
 MAX_CALLBACK_BYTES = 64
+# What deleting one message came to (Turn.delete_outcome).
+DELETED, ALREADY_GONE, TOO_OLD, FAILED = "deleted", "gone", "too-old", "failed"
 
 
 @dataclass
@@ -127,15 +129,34 @@ class Turn:
         self.state.remember(message_id, self.vault.clock.now())
 
     async def delete_now(self, message_id: int) -> bool:
-        """Delete one message at once (a receipt code the reporter typed); True if it went."""
-        try:
-            return bool(await self.bot.delete_message(self.chat_id, message_id))
-        except (BadRequest, Forbidden):
-            return False
+        """Delete one message at once (a receipt code the reporter typed); True if it is gone."""
+        return await self.delete_outcome(message_id) in (DELETED, ALREADY_GONE)
 
-    async def wipe(self, *, keep: tuple[int, ...] = ()) -> tuple[int, int]:
-        """Delete every message in the trail that Telegram allows; returns (deleted, left)."""
-        ids = [m for m in dict.fromkeys(self.state.trail) if m not in keep]
+    async def delete_outcome(self, message_id: int) -> str:
+        """Delete one message; what Telegram said: DELETED, ALREADY_GONE, TOO_OLD or FAILED.
+
+        Why these four: the reporter is told whether a receipt code is still on screen, and why only
+        when Telegram said why. A second tap finds the message gone ("not found"): that is no failure.
+        A network error is FAILED, never raised: the reporter is then told it may still be there.
+        """
+        try:
+            await self.bot.delete_message(self.chat_id, message_id)
+        except BadRequest as exc:
+            said = str(exc).lower()
+            if "not found" in said:
+                return ALREADY_GONE
+            return TOO_OLD if "can't be deleted for everyone" in said else FAILED
+        except TelegramError:
+            log.info("a message could not be deleted")
+            return FAILED
+        return DELETED
+
+    async def wipe(self, *, keep: tuple[int, ...] = (), since: int = 0) -> tuple[int, int]:
+        """Delete every message in the trail (from message `since` on) that Telegram allows; returns
+        (deleted, left)."""
+        ids = [m for m in dict.fromkeys(self.state.trail) if m not in keep and m >= since]
+        if self._reusable in ids:
+            self._reusable = None  # about to be deleted: the next message is a new one
         oldest = self.state.oldest_in_trail()
         if oldest is not None and self.vault.clock.now() - oldest < BULK_DELETE_AGE:
             deleted = await self._delete_in_bulk(ids)
@@ -146,7 +167,7 @@ class Turn:
                 # than 48 hours, and the reporter must be told plainly what is still there.
                 if await self.delete_now(message_id):
                     deleted += 1
-        self.state.trail = [m for m in self.state.trail if m in keep]
+        self.state.trail = [m for m in self.state.trail if m in keep or m < since]
         return deleted, len(ids) - deleted
 
     async def _delete_in_bulk(self, ids: list[int]) -> int:

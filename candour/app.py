@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import shutil
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import select
 from telegram.ext import Application
 
@@ -22,11 +27,12 @@ from candour.settings import Settings
 from desk import server as desk_server
 from desk.app import build_app as build_desk
 from policies.loader import load_policy, starter_policy_text
+from policies.validator import ensure_valid
 from storage import keyring, migrate, officers, policy_store
 from storage.clock import Clock, ManualClock, SystemClock
 from storage.crypto import KdfParams
 from storage.db import Database, DatabaseConfig, sqlite_path
-from storage.errors import DatabaseUnavailableError, KeyringError, NotInitialisedError
+from storage.errors import DatabaseUnavailableError, InputError, KeyringError, NotInitialisedError
 from storage.models import Officer, PolicyVersion
 from storage.vault import Vault
 
@@ -48,8 +54,18 @@ def kdf_params(settings: Settings) -> KdfParams:
 
 
 def database_config(settings: Settings) -> DatabaseConfig:
+    """The database settings, with the URL checked first: a malformed one is refused in one line."""
+    url = settings.effective_database_url
+    try:
+        make_url(url)  # the port is parsed here too: "abc" is a ValueError
+    except (ArgumentError, ValueError):
+        # Threat: the parser's message, or the URL itself, can carry the password; neither is said.
+        raise InputError(
+            "CANDOUR_DATABASE_URL is malformed: check its form, dialect://user:password@host:port/database, "
+            "and percent-encode any '@', ':' or '/' in the password (as %40, %3A, %2F)"
+        ) from None
     return DatabaseConfig(
-        url=settings.effective_database_url,
+        url=url,
         sqlite_synchronous=settings.sqlite_synchronous,
         pool_size=settings.db_pool_size,
     )
@@ -99,11 +115,65 @@ async def _revision(db: Database) -> str | None:
     try:
         return await migrate.current_revision(db.engine)
     except (OSError, DatabaseUnavailableError):
-        raise DatabaseUnavailableError("the database is unavailable") from None
+        raise DatabaseUnavailableError(unreachable(db.config.url)) from None
     except Exception as exc:
         if exc.__class__.__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3")):
-            raise DatabaseUnavailableError(f"the database is unavailable ({type(exc).__name__})") from None
+            raise DatabaseUnavailableError(unreachable(db.config.url, type(exc).__name__)) from None
         raise
+
+
+def unreachable(url: str, cause: str | None = None) -> str:
+    """What to check when the database does not answer: where it was looked for, never the password.
+
+    Threat: a driver's message, or the URL itself, can carry the database password into a terminal,
+    a log or a ticket. Only the host, port and database name are said, parsed from the URL.
+    """
+    because = f" ({cause})" if cause else ""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # an unparsable URL must still give a sentence, not a traceback
+        return f"cannot reach the database{because}: check CANDOUR_DATABASE_URL"
+    if parsed.get_backend_name() == "sqlite":
+        return f"cannot open the SQLite database {parsed.database}{because}: check the data directory"
+    return (
+        f"cannot reach the database server at {_where(parsed)} (database {_shown(parsed.database)}){because}: check "
+        "that the server is running there and accepts connections, and the host, port, user and database "
+        "in CANDOUR_DATABASE_URL"
+    )
+
+
+# A host worth echoing: a DNS name, an IPv4 or an IPv6 address, nothing else. Why strict: an unencoded
+# '@' in a password makes the parser put the password's tail into the host ("Pass@127.0.0.1").
+_HOSTNAME = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+    r"|\[?[0-9A-Fa-f:.]{2,45}\]?"
+)
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,63}")
+IN_THE_URL = "the host in CANDOUR_DATABASE_URL"
+
+
+def _query(parsed: URL, key: str) -> str | None:
+    """A query parameter of the URL (asyncpg's `?host=` and `?port=`), the first if repeated."""
+    value = parsed.query.get(key)
+    if isinstance(value, tuple):
+        value = value[0] if value else None
+    return value
+
+
+def _where(parsed: URL) -> str:
+    """host:port as the driver will use them (a query `host`/`port` wins), or a pointer to the URL."""
+    host = _query(parsed, "host") or parsed.host or "localhost"
+    port = _query(parsed, "port") or str(parsed.port or 5432)
+    if not _HOSTNAME.fullmatch(host) or not port.isdigit():
+        return IN_THE_URL
+    return f"{host}:{port}"
+
+
+def _shown(database: str | None) -> str:
+    """The database name if it is a plain name, else a pointer to the URL."""
+    if not database:
+        return "?"
+    return database if _NAME.fullmatch(database) else "named in CANDOUR_DATABASE_URL"
 
 
 @dataclass(frozen=True)
@@ -128,7 +198,91 @@ class InitReport:
 async def initialise(
     settings: Settings, *, admin: AdminSpec | None, policy_text: str | None = None, clock: Clock | None = None
 ) -> InitReport:
-    """Create the data directory, key files and schema, the first officer and the first policy; idempotent."""
+    """Create the data directory, key files and schema, the first officer and the first policy; idempotent.
+
+    The policy is checked in full (the checks publishing makes too) before anything is created. If a
+    later step fails, what this run created is removed again: the data directory and a new SQLite
+    database, and the key files only when that database goes too, so that the operator can correct the
+    cause and run it once more.
+    """
+    check_policy_before_init(policy_text, admin=admin)
+    before = _Footprint.of(settings)
+    try:
+        return await _initialise(settings, admin=admin, policy_text=policy_text, clock=clock)
+    except BaseException:
+        before.undo(settings)
+        raise
+
+
+def check_policy_before_init(policy_text: str | None, *, admin: AdminSpec | None) -> None:
+    """Refuse a policy that publishing would refuse, before `candour init` creates anything.
+
+    Why the first officer counts as a member of every queue: init makes them one before it publishes,
+    so the staffing check then sees exactly this. An installation that already has officers is checked
+    again, against its real membership, when init publishes.
+    """
+    if policy_text is None:
+        return
+    document = load_policy(policy_text)
+    members = {q.id: 1 for q in document.queues} if admin is not None else None
+    ensure_valid(document, member_counts=members)
+
+
+@dataclass(frozen=True)
+class _Footprint:
+    """What existed before `candour init` ran, so a failed run can take away only what it made."""
+
+    data_dir: bool
+    keys_dir: bool
+    key_files: frozenset[str]
+    database: Path | None
+
+    @classmethod
+    def of(cls, settings: Settings) -> _Footprint:
+        keys = settings.keys_dir
+        path = _sqlite_file(settings)
+        return cls(
+            data_dir=settings.data_dir.exists(),
+            keys_dir=keys.exists(),
+            key_files=frozenset(p.name for p in keys.iterdir()) if keys.is_dir() else frozenset(),
+            database=path if path is not None and path.exists() else None,
+        )
+
+    def undo(self, settings: Settings) -> None:
+        """Remove the files and directories made since `of` (never anything that was there before).
+
+        Threat: a database that outlives the run (an existing SQLite file, PostgreSQL) may already hold
+        rows sealed to the new keys (the first officer); deleting the keys would leave an installation
+        that every later run must refuse as "restore the keys from backup". So the new key files go only
+        with the new database, and a directory that still holds them stays.
+        """
+        path = _sqlite_file(settings)
+        database_removed = path is not None and self.database is None
+        if database_removed:
+            for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+                candidate.unlink(missing_ok=True)
+        keys = settings.keys_dir
+        if keys.is_dir():
+            made = [p for p in keys.iterdir() if p.name not in self.key_files and p.is_file()]
+            if made and not database_removed:
+                return
+            for file in made:
+                file.unlink(missing_ok=True)
+            if not self.keys_dir and not any(keys.iterdir()):
+                keys.rmdir()
+        if not self.data_dir and settings.data_dir.is_dir():
+            shutil.rmtree(settings.data_dir, ignore_errors=True)
+
+
+def _sqlite_file(settings: Settings) -> Path | None:
+    url = settings.effective_database_url
+    return sqlite_path(url) if url.startswith("sqlite") else None
+
+
+async def _initialise(
+    settings: Settings, *, admin: AdminSpec | None, policy_text: str | None, clock: Clock | None
+) -> InitReport:
+    """The steps of `initialise`, each skipped when already done."""
     report = InitReport()
     data_dir = settings.data_dir
     if not data_dir.exists():
@@ -267,10 +421,17 @@ async def _run_polling(application: Application, stop: asyncio.Event) -> None:
         await application.stop()
 
 
-async def serve_desk(settings: Settings, vault: Vault, *, stop: asyncio.Event) -> None:
-    """Serve the standards desk on desk_host:desk_port, on this event loop, until `stop` is set."""
+def bind_desk(settings: Settings) -> socket.socket:
+    """Bind the desk's socket now, before anything else starts; DeskNotServedError in one line if not."""
+    return desk_server.bind(settings.desk_host, settings.desk_port)
+
+
+async def serve_desk(
+    settings: Settings, vault: Vault, *, stop: asyncio.Event, sock: socket.socket | None = None
+) -> None:
+    """Serve the standards desk on `sock` (from bind_desk), on this event loop, until `stop` is set."""
     await desk_server.serve(
-        build_desk(vault, settings), host=settings.desk_host, port=settings.desk_port, stop=stop
+        build_desk(vault, settings), host=settings.desk_host, port=settings.desk_port, stop=stop, sock=sock
     )
 
 

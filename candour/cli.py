@@ -13,6 +13,7 @@ import json
 import logging
 import mimetypes
 import signal
+import socket
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
@@ -27,6 +28,7 @@ from telegram.error import InvalidToken, NetworkError
 from bot.cleaner import Cleaner, IsolationError
 from candour.app import (
     AdminSpec,
+    bind_desk,
     build_cleaner,
     configure_logging,
     initialise,
@@ -39,7 +41,7 @@ from candour.app import (
 )
 from candour.settings import Settings, SettingsFileError, export_secret_files
 from desk.cli import desk as desk_group
-from desk.server import DeskNotServedError
+from desk.server import DeskNotServedError, bound_port
 from policies.errors import PolicyError, PolicyInvalidError
 from policies.loader import load_policy
 from policies.validator import validate
@@ -114,14 +116,23 @@ def with_vault(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
 
 
 def _passphrase_option(**kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--passphrase, asked for by `_passphrase` only once the vault is open (see there)."""
     return click.option(
         "--passphrase",
         envvar="CANDOUR_PASSPHRASE",
-        prompt="Passphrase",
-        hide_input=True,
+        default=None,
         help="Officer passphrase (prompted if not given; or CANDOUR_PASSPHRASE).",
         **kwargs,
     )
+
+
+def _passphrase(given: str | None, text: str = "Passphrase") -> str:
+    """The passphrase from the option, or asked for now (hidden).
+
+    Why not click's own prompt: it would ask while the options are read, before the command has found
+    out that there is no data directory or no database, so the operator types a secret for nothing.
+    """
+    return given if given else str(click.prompt(text, hide_input=True))
 
 
 @click.group()
@@ -182,13 +193,12 @@ def init(
                 admin_login if non_interactive else click.prompt("Their display name", default=admin_login)
             )
         if not admin_passphrase and not non_interactive:
-            admin_passphrase = click.prompt(
-                "Their passphrase (12+ characters)", hide_input=True, confirmation_prompt=True
-            )
+            admin_passphrase = _ask_secret("Their passphrase (12+ characters)", _passphrase_fits)
         if not (admin_login and admin_passphrase):
             raise CandourError(
                 "the first officer needs --admin-login and --admin-passphrase (or CANDOUR_ADMIN_PASSPHRASE)"
             )
+        _refuse(_passphrase_fits, admin_passphrase)  # given as an option: checked before anything is made
         admin = AdminSpec(
             login=admin_login,
             display_name=admin_name or admin_login,
@@ -196,22 +206,16 @@ def init(
             unit_id=admin_unit,
             staff_number=admin_staff_number,
         )
+        desk_fits = functools.partial(_desk_password_fits, passphrase=admin_passphrase)
         if not admin_desk_password and not non_interactive:
             # Why here: a newcomer's next step is the desk, which needs a sign-in password of its own.
-            admin_desk_password = click.prompt(
+            admin_desk_password = _ask_secret(
                 "Their desk sign-in password (12+ characters, not the passphrase; Enter to skip)",
-                hide_input=True,
-                confirmation_prompt=True,
+                desk_fits,
                 default="",
-                show_default=False,
             )
-    if admin is not None and admin_desk_password:
-        try:
-            desk_accounts.check_password(admin_desk_password)  # before anything is created
-        except InputError as exc:
-            raise CandourError(str(exc)) from None
-        if admin_desk_password == admin.passphrase:
-            raise CandourError("the desk password must not be the officer's key passphrase: choose another")
+        if admin_desk_password:
+            _refuse(desk_fits, admin_desk_password)
     warn_if_keys_with_data(settings)
     report = run_async(initialise(settings, admin=admin, policy_text=policy_text))
     for line in report.done:
@@ -223,6 +227,51 @@ def init(
         click.echo(f"done: desk password for {admin.login} (the first sign-in enrols a second factor)")
         _echo_enrolment_code(settings, admin.login, code)
     click.echo(f"Candour is initialised in {settings.data_dir}.")
+
+
+def _passphrase_fits(value: str) -> str:
+    """A key passphrase long enough, or click.BadParameter saying why (the prompt then asks again)."""
+    try:
+        officers.check_passphrase(value)
+    except InputError as exc:
+        raise click.BadParameter(f"{exc}; try again") from None
+    return value
+
+
+def _desk_password_fits(value: str, *, passphrase: str) -> str:
+    """A desk password long enough and not the key passphrase ("" skips it), or click.BadParameter."""
+    if not value:
+        return value
+    if value == passphrase:
+        raise click.BadParameter("the desk password must not be the officer's key passphrase: choose another")
+    try:
+        desk_accounts.check_password(value)
+    except InputError as exc:
+        raise click.BadParameter(f"{exc}; try again") from None
+    return value
+
+
+def _ask_secret(text: str, fits: Callable[[str], str], default: str | None = None) -> str:
+    """Ask for a secret twice (hidden), asking again at once while `fits` refuses it: nothing is
+    written before every answer is known to be usable."""
+    return str(
+        click.prompt(
+            text,
+            hide_input=True,
+            confirmation_prompt=True,
+            value_proc=fits,
+            default=default,
+            show_default=False,
+        )
+    )
+
+
+def _refuse(fits: Callable[[str], str], value: str) -> None:
+    """A secret given as an option or variable that `fits` refuses: one line, before anything is made."""
+    try:
+        fits(value)
+    except click.BadParameter as exc:
+        raise CandourError(exc.message.removesuffix("; try again")) from None
 
 
 async def _set_desk_password(settings: Settings, *, login: str, password: str) -> str | None:
@@ -289,12 +338,34 @@ def run() -> None:
     """
     settings = _settings()
     configure_logging()
+    # Why first: a taken desk port must stop `candour run` before it asks anything or starts the bot,
+    # and the bound socket is handed to the server, so no other process can take the port meanwhile.
+    desk_socket = _bind_desk(settings)
+    try:
+        _run_with(settings, desk_socket)
+    finally:
+        if desk_socket is not None:
+            desk_socket.close()
+
+
+def _bind_desk(settings: Settings) -> socket.socket | None:
+    """The desk's bound socket (None with the desk turned off); one clear line if it cannot be bound."""
+    if not settings.desk_enabled:
+        return None
+    try:
+        return bind_desk(settings)
+    except DeskNotServedError as exc:
+        raise CandourError(str(exc)) from None
+
+
+def _run_with(settings: Settings, desk_socket: socket.socket | None) -> None:
+    """`candour run` once the desk's port is held: set up if needed, then the bot or the sandbox."""
     if run_async(_needs_admin(settings)):
         click.echo("Candour is not set up here yet; setting it up first.")
         click.get_current_context().invoke(init)
     if settings.telegram_token is None:
         click.echo("No CANDOUR_TELEGRAM_TOKEN is set: starting the sandbox instead of the Telegram bot.")
-        run_async(_sandbox(settings, with_desk=settings.desk_enabled))
+        run_async(_sandbox(settings, desk_socket=desk_socket))
         return
 
     warn_if_keys_with_data(settings)
@@ -307,9 +378,9 @@ def run() -> None:
             loop.add_signal_handler(signum, stop.set)
         try:
             services = [serve_bot(settings, vault, stop=stop), _keep_checkpointing(settings, vault, stop)]
-            if settings.desk_enabled:
-                services.append(serve_desk(settings, vault, stop=stop))
-                click.echo(_desk_banner(settings))
+            if desk_socket is not None:
+                services.append(serve_desk(settings, vault, stop=stop, sock=desk_socket))
+                click.echo(_desk_banner(settings, desk_socket))
             click.echo("Candour bot starting; Ctrl+C stops it.")
             await run_together(stop, *services)
         except (DeskNotServedError, IsolationError) as exc:
@@ -326,9 +397,9 @@ def run() -> None:
     run_async(_serve())
 
 
-def _desk_banner(settings: Settings) -> str:
+def _desk_banner(settings: Settings, desk_socket: socket.socket) -> str:
     return (
-        f"The standards desk is at http://{settings.desk_host}:{settings.desk_port}/ "
+        f"The standards desk is at http://{settings.desk_host}:{bound_port(desk_socket)}/ "
         "(give an officer a desk password with `candour officer set-password LOGIN`)."
     )
 
@@ -373,7 +444,10 @@ def sandbox(fast_clock: bool) -> None:
     run_async(_sandbox(settings, fast_clock=fast_clock))
 
 
-async def _sandbox(settings: Settings, *, with_desk: bool = False, fast_clock: bool = False) -> None:
+async def _sandbox(
+    settings: Settings, *, desk_socket: socket.socket | None = None, fast_clock: bool = False
+) -> None:
+    """The sandbox chat; with `desk_socket` (bound by `candour run`) the desk beside it."""
     # Why a clock that starts now and moves only on command: the sandbox's reports are real cases in
     # this installation, and their follow-up should happen on the sandbox's time, not the calendar's.
     clock = ManualClock(current=datetime.now(UTC)) if fast_clock else None
@@ -387,7 +461,7 @@ async def _sandbox(settings: Settings, *, with_desk: bool = False, fast_clock: b
                     "limits only. The sandbox runs anyway; the bot on Telegram would refuse to start "
                     "(CANDOUR_CLEANER_REQUIRE_ISOLATION)."
                 )
-            await _sandbox_with(settings, vault, cleaner, with_desk=with_desk)
+            await _sandbox_with(settings, vault, cleaner, desk_socket=desk_socket)
     except (DeskNotServedError, IsolationError) as exc:
         raise CandourError(str(exc)) from None
     finally:
@@ -398,9 +472,11 @@ async def _sandbox(settings: Settings, *, with_desk: bool = False, fast_clock: b
     )
 
 
-async def _sandbox_with(settings: Settings, vault: Vault, cleaner: Cleaner, *, with_desk: bool) -> None:
-    """The sandbox chat, and with `with_desk` the desk and audit checkpoints beside it until the chat ends."""
-    if not with_desk:
+async def _sandbox_with(
+    settings: Settings, vault: Vault, cleaner: Cleaner, *, desk_socket: socket.socket | None
+) -> None:
+    """The sandbox chat, and with `desk_socket` the desk and audit checkpoints beside it until the chat ends."""
+    if desk_socket is None:
         await run_sandbox(vault, cleaner=cleaner)
         return
     stop = asyncio.Event()
@@ -411,9 +487,12 @@ async def _sandbox_with(settings: Settings, vault: Vault, cleaner: Cleaner, *, w
         finally:
             stop.set()
 
-    click.echo(_desk_banner(settings))
+    click.echo(_desk_banner(settings, desk_socket))
     await run_together(
-        stop, chat(), serve_desk(settings, vault, stop=stop), _keep_checkpointing(settings, vault, stop)
+        stop,
+        chat(),
+        serve_desk(settings, vault, stop=stop, sock=desk_socket),
+        _keep_checkpointing(settings, vault, stop),
     )
 
 
@@ -557,12 +636,17 @@ async def officer_link_code(vault: Vault, login: str) -> None:
 @_passphrase_option()
 @with_vault
 async def officer_grant(
-    vault: Vault, login: str, queue_id: str | None, reference: str | None, granter_login: str, passphrase: str
+    vault: Vault,
+    login: str,
+    queue_id: str | None,
+    reference: str | None,
+    granter_login: str,
+    passphrase: str | None,
 ) -> None:
     """Give an officer access to a queue's open cases, or to one case."""
     if bool(queue_id) == bool(reference):
         raise InputError("give exactly one of --queue or --case")
-    granter = await officers.unlock(vault, login=granter_login, passphrase=passphrase)
+    granter = await officers.unlock(vault, login=granter_login, passphrase=_passphrase(passphrase))
     if reference:
         granted = await casework.grant(vault, granter=granter, reference=reference, login=login)
         click.echo(f"{'granted' if granted else 'already entitled'}: {login} on {reference.upper()}")
@@ -783,18 +867,19 @@ async def case_show(
     login: str | None,
     recovery_key: Path | None,
     save_evidence: Path | None,
-    passphrase: str,
+    passphrase: str | None,
 ) -> None:
     """Decrypt and print a case you are entitled to."""
     if recovery_key is not None:
-        private = keyring.open_recovery_key(recovery_key, passphrase=passphrase)
+        secret = _passphrase(passphrase, "Recovery passphrase")
+        private = keyring.open_recovery_key(recovery_key, passphrase=secret)
         opened = await casework.open_case_with_recovery(
             vault, recovery_private_key=private, reference=reference
         )
     else:
         if not login:
             raise InputError("give --as LOGIN (or --recovery-key FILE)")
-        me = await officers.unlock(vault, login=login, passphrase=passphrase)
+        me = await officers.unlock(vault, login=login, passphrase=_passphrase(passphrase))
         opened = await casework.open_case(vault, officer=me, reference=reference)
     _print_case(opened)
     if save_evidence is not None:
@@ -847,9 +932,9 @@ def _save_evidence(opened: casework.OpenedCase, folder: Path) -> None:
 @click.option("--as", "login", required=True)
 @_passphrase_option()
 @with_vault
-async def case_list(vault: Vault, login: str, passphrase: str) -> None:
+async def case_list(vault: Vault, login: str, passphrase: str | None) -> None:
     """List the cases you can open."""
-    me = await officers.unlock(vault, login=login, passphrase=passphrase)
+    me = await officers.unlock(vault, login=login, passphrase=_passphrase(passphrase))
     for item in await casework.list_entitled(vault, officer=me):
         click.echo(
             f"{item.reference}  {item.status:<13} {item.priority:<7} {','.join(item.queues):<28} "

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from desk import views
 from desk.api import ERRORS
 from desk.deps import Auditor, DashboardViewer, State, check_csrf
 from desk.pages import render
@@ -118,11 +119,17 @@ async def audit_page(
         page=await _audit_page(state, before, action, reference),
         chain=await _chain(state),
         query={"action": action, "reference": reference},
+        labels=await views.labels(state),
     )
 
 
 @page_router.get("/dashboard")
 async def dashboard_page(request: Request, session: DashboardViewer, state: State) -> Response:
     return render(
-        state, request, "dashboard.html", session, data=_dashboard_out(await dashboard.build(state.vault))
+        state,
+        request,
+        "dashboard.html",
+        session,
+        data=_dashboard_out(await dashboard.build(state.vault)),
+        labels=await views.labels(state),
     )

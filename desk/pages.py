@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from desk import views
 from desk.api import (
@@ -36,20 +36,16 @@ from desk.deps import (
     check_csrf,
     optional_session,
 )
+from desk.labels import Labels
 from desk.security import CSRF_FIELD, new_token
 from desk.sessions import DeskSession
 from storage import case_desk, casework, desk_accounts, queue_view
 from storage.casework import CASEWORK_ROLES, QUEUE_LEAD
-from storage.errors import ThrottledError
+from storage.desk_accounts import SignInRefusedError
+from storage.errors import InputError, InvalidPassphraseError, ThrottledError
 
 router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
 Text = Annotated[str, Form(max_length=100_000)]
-# How the follow-up dispatcher's flags read on screen (others show as stored).
-FLAG_LABELS = {
-    "retaliation": "retaliation reported",
-    "escalated": "escalated",
-    "checkin-answer": "check-in answer",
-}
 
 
 def render(
@@ -58,8 +54,11 @@ def render(
     template: str,
     session: DeskSession | None,
     status_code: int = 200,
+    *,
+    labels: Labels | None = None,
     **context: Any,
 ) -> HTMLResponse:
+    """A page, with the session's one-time confirmation and the words for the ids it shows."""
     flash = None
     if session is not None:
         flash, session.flash = session.flash, None
@@ -75,7 +74,7 @@ def render(
             "is_lead": session is not None and session.has_role(QUEUE_LEAD),
             "is_auditor": session is not None and session.has_role(AUDITOR),
             "sees_dashboard": session is not None and session.has_role(*DASHBOARD_ROLES),
-            "flag_labels": FLAG_LABELS,
+            "labels": labels or Labels(),
             **context,
         },
         status_code=status_code,
@@ -94,8 +93,17 @@ async def login_page(
 ) -> Response:
     if session is not None:
         return back_to("/")
+    return _login_form(request, state)
+
+
+def _login_form(
+    request: Request, state: State, *, error: str | None = None, login: str = "", status_code: int = 200
+) -> Response:
+    """The sign-in form, with what went wrong if an attempt was refused (never a dead-end page)."""
     token = request.cookies.get(state.cookies.csrf) or new_token()
-    response = render(state, request, "login.html", None, pre_csrf=token)
+    response = render(
+        state, request, "login.html", None, status_code, pre_csrf=token, error=error, login=login
+    )
     set_csrf_cookie(state, response, token)
     return response
 
@@ -108,11 +116,17 @@ async def login(
     password: Annotated[str, Form(max_length=1024)],
     code: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
-    if not state.throttle.allow(client_address(request)):
-        raise ThrottledError("too many sign-in attempts from here: wait a minute")
-    session = await views.sign_in(
-        state, login=login, password=password, code=code or None, client=client_address(request)
-    )
+    try:
+        if not state.throttle.allow(client_address(request)):
+            raise ThrottledError("too many sign-in attempts from here: wait a minute")
+        session = await views.sign_in(
+            state, login=login, password=password, code=code or None, client=client_address(request)
+        )
+    except (SignInRefusedError, ThrottledError) as exc:
+        # Why the same form and the vault's one answer: the officer can try again at once, and the
+        # page still does not say which of login, password or code was wrong.
+        status = 429 if isinstance(exc, ThrottledError) else 401
+        return _login_form(request, state, error=str(exc), login=login[:64], status_code=status)
     if state.settings.desk_require_totp and not session.totp_enrolled:
         target = "/account/totp"
     elif session.has_role(*CASEWORK_ROLES):
@@ -161,12 +175,19 @@ async def totp_qr(session: AnySession) -> Response:
 
 @router.post("/account/totp")
 async def totp_confirm(
+    request: Request,
     session: AnySession,
     state: State,
     code: Annotated[str, Form(max_length=16)],
     enrolment_code: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    await confirm_enrolment(state, session, code, enrolment_code)
+    try:
+        await confirm_enrolment(state, session, code, enrolment_code)
+    except InputError as exc:
+        if session.totp_enrolled:
+            raise
+        secret = totp_base32(begin_enrolment(session))
+        return render(state, request, "totp.html", session, 400, secret=secret, error=str(exc))
     return back_to("/", session, "Second factor enrolled.")
 
 
@@ -189,9 +210,18 @@ async def unlock_page(request: Request, session: CaseworkSession, state: State) 
 
 @router.post("/unlock")
 async def unlock(
-    session: CaseworkSession, state: State, passphrase: Annotated[str, Form(max_length=1024)]
+    request: Request,
+    session: CaseworkSession,
+    state: State,
+    passphrase: Annotated[str, Form(max_length=1024)],
 ) -> Response:
-    await unlock_session(state, session, passphrase)
+    try:
+        await unlock_session(state, session, passphrase)
+    except InvalidPassphraseError as exc:
+        if state.sessions.get(session.token) is None:
+            # Too many wrong passphrases ended the session: the next step is signing in again.
+            return _login_form(request, state, error=str(exc), login=session.login, status_code=401)
+        return render(state, request, "unlock.html", session, 401, error=str(exc))
     return back_to("/queue", session, "Key unlocked for this session.")
 
 
@@ -238,6 +268,7 @@ async def queue_page(
         statuses=queue_view.STATUSES,
         priorities=("low", "normal", "high", "urgent"),
         sorts=tuple(queue_view.SORTS),
+        labels=await views.labels(state),
     )
 
 
@@ -252,15 +283,34 @@ async def case_page(
         "case.html",
         session,
         case=document,
+        prompts=await views.rule_prompts(state, document),
         inline_images=views.INLINE_IMAGES,
         transitions=casework.TRANSITIONS.get(document.status, ()),
         queues=await views.queue_choices(state),
+        labels=await views.labels(state),
     )
 
 
 @router.get("/cases/{reference}/files/{item_id}")
 async def case_file(reference: str, item_id: str, officer: Unlocked, state: State) -> Response:
+    """A download: audited as `case.file-opened`."""
     return await views.file_response(state, officer=officer, reference=reference, item_id=item_id)
+
+
+@router.get("/cases/{reference}/files/{item_id}/preview")
+async def case_file_preview(
+    reference: str, item_id: str, request: Request, officer: Unlocked, state: State
+) -> Response:
+    """The case page's inline thumbnail (a redrawn small PNG): audited as `case.file-viewed`.
+
+    Threat: the address opened as a page, in a frame or fetched by a script rather than by an <img>.
+    Why the header: browsers send Sec-Fetch-Dest (`image` for an <img>) and a page cannot forge it; a
+    client that sends none (an old browser, curl) gets only the thumbnail, never the file.
+    """
+    dest = request.headers.get("sec-fetch-dest")
+    if dest is not None and dest != "image":
+        return PlainTextResponse("A preview is shown only on the case page.", status_code=403)
+    return await views.preview_response(state, officer=officer, reference=reference, item_id=item_id)
 
 
 @router.get("/cases/{reference}/export.pdf")
@@ -289,7 +339,8 @@ async def set_status(
     done = await views.change_status(
         state, officer=officer, reference=reference, status=status, outcome=outcome
     )
-    return back_to(_case_path(reference), session, f"Status is now {done}.")
+    words = (await views.labels(state)).status(done)
+    return back_to(_case_path(reference), session, f"Status is now {words.lower()}.")
 
 
 @router.post("/cases/{reference}/assign")
@@ -334,8 +385,9 @@ async def refer(
     granted = await casework.refer(
         state.vault, officer=officer, reference=reference, queue_id=queue, reason=reason
     )
+    name = (await views.labels(state)).queue(queue)
     return back_to(
-        _case_path(reference), session, f"Referred to {queue}; {len(granted)} officer(s) can now open it."
+        _case_path(reference), session, f"Referred to {name}; {len(granted)} officer(s) can now open it."
     )
 
 
@@ -350,10 +402,11 @@ async def grant_escalation(
     granted = await casework.grant_escalation(
         state.vault, officer=officer, reference=reference, queue_id=queue
     )
+    name = (await views.labels(state)).queue(queue)
     message = (
-        f"{len(granted)} officer(s) of {queue} can now open it."
+        f"{len(granted)} officer(s) of {name} can now open it."
         if granted
-        else f"Every officer of {queue} who may receive it could already open it."
+        else f"Every officer of {name} who may receive it could already open it."
     )
     return back_to(_case_path(reference), session, message)
 

@@ -9,11 +9,13 @@ from urllib.parse import quote
 
 from fastapi.responses import Response
 
-from desk import export
+from desk import export, thumbnails
 from desk.deps import DeskState
+from desk.labels import Labels
 from desk.schemas import CaseOut, FileOut, LinkCodeOut, QueuePageOut, QueueRowOut, TimelineOut
 from desk.security import FILE_CSP
 from desk.sessions import DeskSession
+from policies.engine import prompts_for
 from storage import case_desk, cases, casework, desk_accounts, links, policy_store, queue_view
 from storage.officers import UnlockedOfficer
 
@@ -97,6 +99,15 @@ async def case_document(state: DeskState, *, officer: UnlockedOfficer, reference
     """Decrypt a case (audited by the vault as opened) and shape it for the desk."""
     document, _opened = await _opened_document(state, officer=officer, reference=reference, api=api)
     return document
+
+
+async def rule_prompts(state: DeskState, document: CaseOut) -> tuple[str, ...]:
+    """What the rules that routed this case ask of its officers (engine.prompts_for), from the policy
+    version that routed it: policy text, never report content. Called only once the case was opened, so
+    only an officer who can open it sees them."""
+    async with state.vault.db.reading() as session:
+        policy = await policy_store.get_version(session, version=document.policy_version)
+    return prompts_for(policy.document, document.matched_rules)
 
 
 async def case_export(
@@ -214,13 +225,34 @@ def _item_text(item: casework.OpenedItem) -> str | None:
 async def file_response(
     state: DeskState, *, officer: UnlockedOfficer, reference: str, item_id: str
 ) -> Response:
-    """One decrypted file (audited), always as an attachment in a sandbox: its bytes came from a reporter."""
+    """One decrypted file (audited as `case.file-opened`), always as an attachment in a sandbox: its
+    bytes came from a reporter."""
     item = await case_desk.open_file(state.vault, officer=officer, reference=reference, item_id=item_id)
     name = str(item.meta.get("filename") or "file").replace("\\", "/").rsplit("/", 1)[-1] or "file"
+    return _attachment(item.body, safe_media_type(item.meta.get("media_type")), name)
+
+
+async def preview_response(
+    state: DeskState, *, officer: UnlockedOfficer, reference: str, item_id: str
+) -> Response:
+    """The case page's thumbnail of an image (audited as `case.file-viewed`): a small PNG redrawn from
+    its pixels (desk.thumbnails), never the file's own bytes, so a view cannot be a download.
+
+    Why still an attachment in a sandbox: an <img> ignores both, and nothing else should render it.
+    """
+    item = await case_desk.open_file(
+        state.vault, officer=officer, reference=reference, item_id=item_id, preview_types=INLINE_IMAGES
+    )
+    small = thumbnails.thumbnail(item.body, str(item.meta.get("media_type") or ""))
+    return _attachment(small, "image/png", "preview.png")
+
+
+def _attachment(body: bytes, media_type: str, name: str) -> Response:
+    """Bytes as a download under `name`, with the file CSP."""
     ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100] or "file"
     return Response(
-        content=item.body,
-        media_type=safe_media_type(item.meta.get("media_type")),
+        content=body,
+        media_type=media_type,
         headers={
             "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}",
             "Content-Security-Policy": FILE_CSP,
@@ -262,6 +294,14 @@ async def queue_choices(state: DeskState) -> list[QueueChoice]:
     async with state.vault.db.reading() as session:
         policy = await policy_store.active(session)
     return [QueueChoice(q.id, q.name) for q in policy.document.queues]
+
+
+async def labels(state: DeskState) -> Labels:
+    """The words for the ids on a page, from the active policy's own names (read per page: a new
+    policy version can rename a queue)."""
+    async with state.vault.db.reading() as session:
+        policy = await policy_store.active(session)
+    return Labels.from_policy(policy.document)
 
 
 async def change_status(

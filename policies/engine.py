@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from policies.errors import PolicyError, PolicyUnroutableError
-from policies.schema import Conditions, PolicyDocument, Priority, priority_rank
+from policies.schema import Conditions, PolicyDocument, Priority, Route, priority_rank
 
-__all__ = ["Decision", "ReportFacts", "matches", "queue_conflicts", "route"]
+__all__ = ["Decision", "ReportFacts", "matches", "prompts_for", "queue_conflicts", "route", "within"]
 
 
 def _frozen_ids(value: Iterable[str], name: str) -> frozenset[str]:
@@ -51,8 +52,9 @@ class Decision:
     queues: tuple[str, ...]
     excluded_queues: tuple[str, ...]
     priority: Priority
-    acknowledge_within_days: int
-    feedback_within_days: int
+    # A deadline as a span: a rule may give it in days or in hours (see policies.schema.Route).
+    acknowledge_within: timedelta
+    feedback_within: timedelta
     checkin_days: tuple[int, ...]
     checkin_after_closure_days: tuple[int, ...]
     escalation_queue: str | None
@@ -60,6 +62,30 @@ class Decision:
     flags: tuple[str, ...]
     matched_rules: tuple[str, ...]
     used_fallback: bool
+    prompts: tuple[str, ...] = ()
+
+
+def within(days: int | None, hours: int | None) -> timedelta | None:
+    """A rule's deadline as a span (hours win if, against the validator, both are given); None if unset."""
+    if hours is not None:
+        return timedelta(hours=hours)
+    if days is not None:
+        return timedelta(days=days)
+    return None
+
+
+def _deadlines(route: Route) -> tuple[timedelta | None, timedelta | None]:
+    """The acknowledge and feedback spans a rule sets (None where it sets none)."""
+    return (
+        within(route.acknowledge_within_days, route.acknowledge_within_hours),
+        within(route.feedback_within_days, route.feedback_within_hours),
+    )
+
+
+def prompts_for(document: PolicyDocument, matched_rules: Iterable[str]) -> tuple[str, ...]:
+    """The prompts of these rules, in document order (for a case: its stored matched rules)."""
+    wanted = set(matched_rules)
+    return tuple(r.route.prompt for r in document.rules if r.id in wanted and r.route.prompt)
 
 
 def queue_conflicts(document: PolicyDocument, queue_id: str, subject_units: Iterable[str]) -> bool:
@@ -107,8 +133,8 @@ def route(document: PolicyDocument, facts: ReportFacts) -> Decision:
     wanted: list[str] = []
     excluded: list[str] = []
     priorities: list[Priority] = []
-    acknowledge: list[int] = []
-    feedback: list[int] = []
+    acknowledge: list[timedelta] = []
+    feedback: list[timedelta] = []
     retention: list[int] = []
     checkin_days: list[int] = list(defaults.checkin_days)
     escalation = defaults.escalation
@@ -124,10 +150,11 @@ def route(document: PolicyDocument, facts: ReportFacts) -> Decision:
         _extend_unique(excluded, contribution.exclude)
         if contribution.priority is not None:
             priorities.append(contribution.priority)
-        if contribution.acknowledge_within_days is not None:
-            acknowledge.append(contribution.acknowledge_within_days)
-        if contribution.feedback_within_days is not None:
-            feedback.append(contribution.feedback_within_days)
+        ack_span, feedback_span = _deadlines(contribution)
+        if ack_span is not None:
+            acknowledge.append(ack_span)
+        if feedback_span is not None:
+            feedback.append(feedback_span)
         if contribution.retention_days is not None:
             retention.append(contribution.retention_days)
         if contribution.checkin_days is not None:
@@ -174,8 +201,10 @@ def route(document: PolicyDocument, facts: ReportFacts) -> Decision:
         queues=tuple(queues),
         excluded_queues=tuple(removed),
         priority=max(priorities, key=priority_rank) if priorities else defaults.priority,
-        acknowledge_within_days=min(acknowledge) if acknowledge else defaults.acknowledge_within_days,
-        feedback_within_days=min(feedback) if feedback else defaults.feedback_within_days,
+        acknowledge_within=min(acknowledge)
+        if acknowledge
+        else timedelta(days=defaults.acknowledge_within_days),
+        feedback_within=min(feedback) if feedback else timedelta(days=defaults.feedback_within_days),
         checkin_days=tuple(checkin_days),
         checkin_after_closure_days=tuple(defaults.checkin_after_closure_days),
         escalation_queue=escalation,
@@ -183,6 +212,7 @@ def route(document: PolicyDocument, facts: ReportFacts) -> Decision:
         flags=tuple(sorted(flags)),
         matched_rules=tuple(matched),
         used_fallback=used_fallback,
+        prompts=prompts_for(document, matched),
     )
 
 

@@ -17,12 +17,16 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "EU_DIRECTIVE",
+    "FRAMEWORKS",
     "ID_PATTERN",
     "PRIORITIES",
+    "UK_POLICE",
     "Category",
     "Conditions",
     "Defaults",
     "Id",
+    "LegalFramework",
     "PolicyDocument",
     "Priority",
     "ProgressClock",
@@ -138,17 +142,49 @@ class Conditions(_Model):
 
 
 class Route(_Model):
-    """What a matching rule contributes to the routing decision; unset fields contribute nothing."""
+    """What a matching rule contributes to the routing decision; unset fields contribute nothing.
+
+    A deadline is given in days or, where a rule needs a tighter clock (a risk of harm now), in hours;
+    the validator refuses a rule that gives both for the same deadline.
+    """
 
     queues: list[Id] = []
     exclude: list[Id] = []
     priority: Priority | None = None
     acknowledge_within_days: int | None = None
+    acknowledge_within_hours: int | None = None
     feedback_within_days: int | None = None
+    feedback_within_hours: int | None = None
     checkin_days: list[int] | None = None
     escalation: Id | None = None
     retention_days: int | None = None
     flags: list[Id] = []
+    # What the officer who picks the case up should do first (e.g. check the victim's safety); policy
+    # text, never report content, shown with the case from its matched rules (engine.prompts_for).
+    prompt: str = ""
+
+
+# The legal frameworks a policy may name for its deadline ceilings (see LegalFramework).
+EU_DIRECTIVE = "eu-directive-2019-1937"
+UK_POLICE = "uk-police"
+FRAMEWORKS: tuple[str, ...] = (EU_DIRECTIVE, UK_POLICE)
+
+
+class LegalFramework(_Model):
+    """The framework the policy's deadline ceilings come from: a named, documented choice.
+
+    `eu-directive-2019-1937` (the default, so documents written before this field keep their meaning)
+    fixes the ceilings at 7 days to acknowledge and 3 months to give feedback (art. 9). `uk-police`
+    is for a force in England and Wales, which that directive does not bind: the College of Policing's
+    Code of Ethics and the Code of Practice for Ethical Policing set no fixed time, so the force names
+    its own procedure and the ceilings it commits to, and the validator holds every deadline to those.
+    """
+
+    profile: Literal["eu-directive-2019-1937", "uk-police"] = "eu-directive-2019-1937"
+    # The force's own procedure (a title and reference, e.g. "Reporting wrongdoing SOP v3, para 4").
+    procedure: str = ""
+    acknowledge_within_days_max: int | None = None
+    feedback_within_days_max: int | None = None
 
 
 class Rule(_Model):
@@ -178,6 +214,18 @@ class ProgressClock(_Model):
     then_every_months: int = 6
 
 
+class Support(_Model):
+    """Somewhere a reporter can turn for support, offered after a report and when things get worse.
+
+    Why in the policy: who supports a force's people (a staff association, a union, an employee
+    assistance programme, a crisis line) differs by force and by role, and only the force knows it.
+    """
+
+    id: Id
+    name: str = Field(min_length=1, max_length=80)
+    contact: str = Field(min_length=1, max_length=200)  # how to reach it, in words: "call 116 123, free"
+
+
 class Defaults(_Model):
     """Values used when no matching rule sets them."""
 
@@ -205,6 +253,8 @@ class PolicyDocument(_Model):
     categories: list[Category]
     subject_roles: list[Id]
     defaults: Defaults = Defaults()
+    legal_framework: LegalFramework = LegalFramework()
+    support: list[Support] = Field(default_factory=list, max_length=8)
     rules: list[Rule]
     fallback_queues: list[Id]
 
@@ -248,6 +298,7 @@ def _reference_problems(doc: PolicyDocument) -> list[tuple[Path, str]]:
     categories = unique("category", "categories", [c.id for c in doc.categories])
     roles = unique("subject role", "subject_roles", list(doc.subject_roles))
     unique("rule", "rules", [r.id for r in doc.rules])
+    unique("support", "support", [entry.id for entry in doc.support])
 
     known = {"unit": units, "queue": queues, "category": categories, "subject role": roles}
 

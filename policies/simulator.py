@@ -38,6 +38,9 @@ class RoutingChange:
     added_queues: tuple[str, ...]
     removed_queues: tuple[str, ...]
     after_rules: tuple[str, ...]
+    # The flags the candidate would set (shown, not compared: a case's stored flags also hold follow-up
+    # marks such as "escalated", which no policy sets).
+    after_flags: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """One plain-English line for this case."""
@@ -108,6 +111,7 @@ def simulate(candidate: PolicyDocument, cases: Iterable[PastCase]) -> Simulation
                 added_queues=tuple(q for q in decision.queues if q not in before),
                 removed_queues=tuple(q for q in case.queues if q not in after),
                 after_rules=decision.matched_rules,
+                after_flags=decision.flags,
             )
         )
     return SimulationResult(total=total, changed=tuple(changes), unchanged=total - len(changes))

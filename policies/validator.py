@@ -1,9 +1,11 @@
 """Decide whether a well-formed policy is safe to publish.
 
 Errors block publishing: a report that could be left unrouted, a rule that sends a report to the
-subject's own unit, an escalation cycle, deadlines beyond the legal ones (EU Directive 2019/1937,
-art. 9: acknowledge within 7 days, feedback within 3 months), a reachable queue with nobody in it, and
-schedules the scheduler could not follow. Warnings point at rules an admin probably did not mean.
+subject's own unit, an escalation cycle, deadlines beyond the ceilings of the policy's named legal
+framework (by default EU Directive 2019/1937, art. 9: acknowledge within 7 days, feedback within 3
+months; under the `uk-police` profile, the ceilings of the force's own procedure), a reachable queue
+with nobody in it, and schedules the scheduler could not follow. Warnings point at rules an admin
+probably did not mean.
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from policies.errors import PolicyInvalidError
-from policies.schema import PolicyDocument, Route, Rule
+from policies.schema import EU_DIRECTIVE, PolicyDocument, Route, Rule
 
 __all__ = [
     "MAX_ACKNOWLEDGE_DAYS",
     "MAX_FEEDBACK_DAYS",
+    "Ceilings",
     "Problem",
     "ValidationReport",
+    "ceilings",
     "ensure_valid",
     "reachable_queues",
     "validate",
@@ -30,8 +35,43 @@ __all__ = [
 # EU Directive 2019/1937, art. 9(1)(b) and (f): acknowledge within 7 days, feedback within 3 months.
 MAX_ACKNOWLEDGE_DAYS = 7
 MAX_FEEDBACK_DAYS = 90
+# Why two: deadlines count from the receipt time rounded down to the hour (never past a rule or a legal
+# ceiling), so a rule of one hour could leave a minute; two leave at least an hour.
+MIN_HOURS = 2
+UK_MAX_DAYS = 365  # a ceiling a force names under uk-police may be long, never open-ended
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+@dataclass(frozen=True)
+class Ceilings:
+    """The longest deadlines a policy may set, and the source an admin is pointed to for each."""
+
+    acknowledge_days: int
+    feedback_days: int
+    acknowledge_source: str
+    feedback_source: str
+
+
+def ceilings(document: PolicyDocument) -> Ceilings | None:
+    """The deadline ceilings of the policy's legal framework (None if the UK profile left them out)."""
+    framework = document.legal_framework
+    if framework.profile == EU_DIRECTIVE:
+        return Ceilings(
+            MAX_ACKNOWLEDGE_DAYS,
+            MAX_FEEDBACK_DAYS,
+            "EU Directive 2019/1937, art. 9(1)(b): 7 days",
+            "EU Directive 2019/1937, art. 9(1)(f): 3 months",
+        )
+    if framework.acknowledge_within_days_max is None or framework.feedback_within_days_max is None:
+        return None
+    source = f"the force's procedure ({framework.procedure or 'not named'})"
+    return Ceilings(
+        framework.acknowledge_within_days_max,
+        framework.feedback_within_days_max,
+        f"{source}: {framework.acknowledge_within_days_max} days",
+        f"{source}: {framework.feedback_within_days_max} days",
+    )
 
 
 @dataclass(frozen=True)
@@ -61,6 +101,7 @@ def validate(document: PolicyDocument, *, member_counts: Mapping[str, int] | Non
     check.always_routable()
     check.no_rule_routes_to_subject_unit()
     check.escalation_acyclic()
+    check.framework()
     check.deadlines()
     check.schedules()
     if member_counts is not None:
@@ -164,30 +205,110 @@ class _Checker:
                 )
             settled.update(path)
 
-    def deadlines(self) -> None:
-        defaults = self.doc.defaults
-        self._deadline("defaults", defaults.acknowledge_within_days, defaults.feedback_within_days)
-        for index, rule in enumerate(self.doc.rules):
-            route = rule.route
-            self._deadline(
-                _rule_where(index, rule), route.acknowledge_within_days, route.feedback_within_days
+    def framework(self) -> None:
+        """The legal framework is complete: the EU profile's ceilings are fixed; the UK profile names the
+        force's procedure and the ceilings it commits to (the College of Policing's guidance sets none)."""
+        framework, where = self.doc.legal_framework, "legal_framework"
+        maxima = (framework.acknowledge_within_days_max, framework.feedback_within_days_max)
+        if framework.profile == EU_DIRECTIVE:
+            if any(m is not None for m in maxima) or framework.procedure:
+                self.error(
+                    "framework-mismatch",
+                    "the EU Directive 2019/1937 profile has fixed ceilings (7 and 90 days); to set your "
+                    "own procedure and ceilings, choose profile: uk-police",
+                    where,
+                )
+            return
+        if not framework.procedure.strip():
+            self.error(
+                "framework-incomplete",
+                "the uk-police profile needs procedure: the title and reference of the force's own "
+                "procedure for reporting concerns, which the deadlines are held to",
+                where,
             )
-
-    def _deadline(self, where: str, acknowledge: int | None, feedback: int | None) -> None:
-        for field, value, limit, law in (
-            ("acknowledge_within_days", acknowledge, MAX_ACKNOWLEDGE_DAYS, "art. 9(1)(b): 7 days"),
-            ("feedback_within_days", feedback, MAX_FEEDBACK_DAYS, "art. 9(1)(f): 3 months"),
+        for field, value in zip(
+            ("acknowledge_within_days_max", "feedback_within_days_max"), maxima, strict=True
         ):
             if value is None:
-                continue
-            if value > limit:
                 self.error(
-                    "deadline-too-long",
-                    f"{field} is {value}; the law allows at most {limit} (EU Directive 2019/1937, {law})",
+                    "framework-incomplete",
+                    f"the uk-police profile needs {field}: the longest time your procedure allows",
                     where,
                 )
             elif value < 1:
                 self.error("deadline-invalid", f"{field} is {value}; it must be at least 1 day", where)
+            elif value > UK_MAX_DAYS:
+                self.error(
+                    "deadline-invalid", f"{field} is {value}; a year ({UK_MAX_DAYS} days) is the most", where
+                )
+        acknowledge, feedback = maxima
+        if acknowledge is not None and feedback is not None and acknowledge > feedback:
+            self.error(
+                "deadline-invalid",
+                f"acknowledge_within_days_max ({acknowledge}) is longer than feedback_within_days_max "
+                f"({feedback}): a report must be acknowledged before feedback is due",
+                where,
+            )
+
+    def deadlines(self) -> None:
+        limits = ceilings(self.doc)
+        defaults = self.doc.defaults
+        spans = {
+            "acknowledge_within_days": _span(defaults.acknowledge_within_days, None),
+            "feedback_within_days": _span(defaults.feedback_within_days, None),
+        }
+        self._deadline("defaults", spans, limits)
+        for index, rule in enumerate(self.doc.rules):
+            route, where = rule.route, _rule_where(index, rule)
+            for name in ("acknowledge", "feedback"):
+                days, hours = getattr(route, f"{name}_within_days"), getattr(route, f"{name}_within_hours")
+                if days is not None and hours is not None:
+                    self.error(
+                        "deadline-ambiguous",
+                        f"{name}_within_days and {name}_within_hours are both set; give one of them",
+                        where,
+                    )
+            self._deadline(
+                where,
+                {
+                    _field("acknowledge", route): _span(
+                        route.acknowledge_within_days, route.acknowledge_within_hours
+                    ),
+                    _field("feedback", route): _span(route.feedback_within_days, route.feedback_within_hours),
+                },
+                limits,
+            )
+
+    def _deadline(
+        self, where: str, spans: dict[str, tuple[int, timedelta] | None], limits: Ceilings | None
+    ) -> None:
+        for field, span in spans.items():
+            if span is None:
+                continue
+            value, length = span
+            unit = "hour" if field.endswith("_hours") else "day"
+            least = MIN_HOURS if unit == "hour" else 1
+            if value < least:
+                self.error(
+                    "deadline-invalid",
+                    f"{field} is {value}; it must be at least {least} {unit}s"
+                    if least > 1
+                    else f"{field} is {value}; it must be at least 1 {unit}",
+                    where,
+                )
+                continue
+            if limits is None:
+                continue
+            feedback = field.startswith("feedback")
+            limit = limits.feedback_days if feedback else limits.acknowledge_days
+            source = limits.feedback_source if feedback else limits.acknowledge_source
+            if length > timedelta(days=limit):
+                allowed = f"{limit} days" if unit == "day" else f"{limit * 24} hours ({limit} days)"
+                self.error(
+                    "deadline-too-long",
+                    f"{field} is {value}; the legal framework allows at most {allowed} ({source})",
+                    where,
+                )
 
     def schedules(self) -> None:
         defaults = self.doc.defaults
@@ -296,6 +417,24 @@ class _Checker:
                     f"no rule, fallback or escalation sends reports to queue {queue.id!r}",
                     self.queue_where(queue.id),
                 )
+
+
+def _span(days: int | None, hours: int | None) -> tuple[int, timedelta] | None:
+    """A deadline as written (the number) and as a span; hours win if both are given."""
+    if hours is not None:
+        return hours, timedelta(hours=hours)
+    if days is not None:
+        return days, timedelta(days=days)
+    return None
+
+
+def _field(name: str, route: Route) -> str:
+    """The field a rule's deadline was written in, for the admin's message."""
+    return (
+        f"{name}_within_hours"
+        if getattr(route, f"{name}_within_hours") is not None
+        else f"{name}_within_days"
+    )
 
 
 def _route_is_empty(route: Route) -> bool:

@@ -10,6 +10,7 @@ an officer who cannot open a case can neither assign it nor learn that it exists
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -133,37 +134,43 @@ async def extras(vault: Vault, *, officer_id: int, reference: str) -> CaseExtras
     return CaseExtras(assignee=assignee, item_officers=item_officers)
 
 
-async def open_file(vault: Vault, *, officer: UnlockedOfficer, reference: str, item_id: str) -> OpenedItem:
-    """Decrypt one evidence file of a case for an entitled officer; audited as a file opened."""
+async def open_file(
+    vault: Vault,
+    *,
+    officer: UnlockedOfficer,
+    reference: str,
+    item_id: str,
+    preview_types: frozenset[str] | None = None,
+) -> OpenedItem:
+    """Decrypt one evidence file of a case for an entitled officer; audited as a file opened (a
+    download), or, with `preview_types`, as a file viewed: then only a file of one of those media types
+    that the evidence worker cleaned is served (the case page's inline image), and any other gets the
+    same not-found as a missing file.
+
+    Why two actions: an auditor must tell an officer who glanced at a thumbnail while reading the case
+    from one who took the file away. The entry is written in the same transaction as the read, so a
+    served file is never missing from the chain (storage/audit.py).
+    """
     now = coarsen(vault.clock.now())
     async with vault.db.transaction() as session:
         case = await _entitled(vault, session, officer.id, reference)
         item = await session.get(CaseItem, item_id)
         if item is None or item.case_id != case.id or item.kind != EVIDENCE:
             raise NotFoundError(f"{case.reference} has no file {item_id!r}")
-        fingerprint = crypto.fingerprint(crypto.public_from_private(officer.private_key))
-        wrap = (
-            await session.exec(
-                select(CaseKey).where(
-                    CaseKey.case_id == case.id, CaseKey.recipient_fingerprint == fingerprint
-                )
-            )
-        ).first()
-        if wrap is None:
-            raise NotFoundError(f"no case {case.reference!r} that you can open")
-        case_key = crypto.unwrap_case_key(
-            wrap.wrapped, recipient_private_key=officer.private_key, case_id=case.id
-        )
-        meta, body = payloads.decode(
-            crypto.open_item(
-                item.ciphertext, case_private_key=case_key, case_id=case.id, item_id=item.id, kind=item.kind
-            )
-        )
+        meta, body = await _decrypt_item(session, officer, case, item)
+        # Why only a file the cleaner wrote (metadata_kept false): the desk draws the preview with Pillow in
+        # the process that holds officers' unlocked keys, so it decodes only pixels the evidence worker
+        # re-encoded, never a file kept as the reporter sent it (that one is only ever downloaded).
+        if preview_types is not None and (
+            str(meta.get("media_type") or "").strip().lower() not in preview_types
+            or meta.get("metadata_kept") is not False
+        ):
+            raise NotFoundError(f"{case.reference} has no file {item_id!r} to preview")
         await audit.append(
             session,
             at=now,
             actor=officer.actor,
-            action="case.file-opened",
+            action="case.file-opened" if preview_types is None else "case.file-viewed",
             case_id=case.id,
             detail={"item": item.id},
         )
@@ -175,6 +182,28 @@ async def open_file(vault: Vault, *, officer: UnlockedOfficer, reference: str, i
         created_at=item.created_at,
         meta=meta,
         body=body,
+    )
+
+
+async def _decrypt_item(
+    session: AsyncSession, officer: UnlockedOfficer, case: Case, item: CaseItem
+) -> tuple[dict[str, Any], bytes]:
+    """The item's header and body, through the officer's own wrap of the case key."""
+    fingerprint = crypto.fingerprint(crypto.public_from_private(officer.private_key))
+    wrap = (
+        await session.exec(
+            select(CaseKey).where(CaseKey.case_id == case.id, CaseKey.recipient_fingerprint == fingerprint)
+        )
+    ).first()
+    if wrap is None:
+        raise NotFoundError(f"no case {case.reference!r} that you can open")
+    case_key = crypto.unwrap_case_key(
+        wrap.wrapped, recipient_private_key=officer.private_key, case_id=case.id
+    )
+    return payloads.decode(
+        crypto.open_item(
+            item.ciphertext, case_private_key=case_key, case_id=case.id, item_id=item.id, kind=item.kind
+        )
     )
 
 

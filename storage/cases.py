@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlmodel import Session, SQLModel, col, func, select
@@ -139,6 +139,9 @@ class TimelineEntry:
     text: str | None = None
     # For a status notice, the status it announces, so a front door can word it in the reader's language.
     notice: str | None = None
+    # Sealed in the submission itself (the report, its named people, its files), not added later: a front
+    # door must not tell the reporter that a file sent with the report was "added".
+    with_report: bool = False
 
 
 @dataclass(frozen=True)
@@ -442,10 +445,15 @@ async def submit(
     same transaction (see drafts.Finish); DraftConflictError if it changed since it was read.
     """
     _check_submission(vault, report)
-    now = coarsen(vault.clock.now())
+    exact = vault.clock.now()
+    # Why deadlines count from the receipt time rounded down: so they are never later than the rule or
+    # the legal framework's ceiling allows (the validator asks at least two hours of an hours rule).
+    now = due_from = coarsen(exact)
     key = submission_digest(vault, submission_key) if submission_key else None
     return await vault.db.run(
-        lambda session: _submit(vault, session, report=report, contact=contact, now=now, key=key, draft=draft)
+        lambda session: _submit(
+            vault, session, report=report, contact=contact, now=now, key=key, draft=draft, due_from=due_from
+        )
     )
 
 
@@ -475,6 +483,7 @@ def _submit(
     now: datetime,
     key: bytes | None = None,
     draft: drafts.Finish | None = None,
+    due_from: datetime | None = None,
 ) -> SubmitResult:
     receipt_code = receipts.generate()
     normalised = receipts.normalise(receipt_code)
@@ -527,8 +536,8 @@ def _submit(
         # Why not settle for the recovery key alone: it is kept offline, so nobody would see the report.
         raise NoRecipientError("no officer without a conflict of interest can receive this report")
     reference = _new_reference()
-    ack_due = now + timedelta(days=decision.acknowledge_within_days)
-    feedback_due = now + timedelta(days=decision.feedback_within_days)
+    ack_due = (due_from or now) + decision.acknowledge_within
+    feedback_due = (due_from or now) + decision.feedback_within
     case_row = {
         "id": case_id,
         "reference": reference,
@@ -555,8 +564,10 @@ def _submit(
     recipient_keys = [(o.public_key, o.id, "routed") for o in recipients]
     if vault.keys.recovery_public_key is not None:
         recipient_keys.append((vault.keys.recovery_public_key, None, "recovery"))
-    followup = outbox.deadline_rows(case_id=case_id, name="acknowledge", start=now, due=ack_due, now=now)
-    followup += outbox.deadline_rows(case_id=case_id, name="feedback", start=now, due=feedback_due, now=now)
+    # The warnings count from the same rounded-up hour, so a 4-hour rule still warns 3 hours in.
+    start = due_from or now
+    followup = outbox.deadline_rows(case_id=case_id, name="acknowledge", start=start, due=ack_due, now=now)
+    followup += outbox.deadline_rows(case_id=case_id, name="feedback", start=start, due=feedback_due, now=now)
     # Regulation 19: an investigation still open after 12 months (by default) is due a progress update.
     progress = add_months(now, policy.document.defaults.progress_update.first_after_months)
     followup.append(outbox.entry_row(kind=outbox.PROGRESS_UPDATE, due_at=progress, now=now, case_id=case_id))
@@ -564,6 +575,14 @@ def _submit(
         followup += outbox.checkin_rows(
             case_id=case_id, start=now, days=decision.checkin_days, now=now, phase="open"
         )
+    told = (
+        _urgent_notices(
+            session, case_id, reference, queues, members, recipients, now, names=queue_names(policy.document)
+        )
+        if decision.priority == URGENT
+        else []
+    )
+    followup += told
     rows: list[tuple[type[SQLModel], list[dict[str, Any]]]] = [
         (Case, [case_row]),
         (CaseQueue, [{"case_id": case_id, "queue_id": q, "via": "routed", "added_at": now} for q in queues]),
@@ -596,6 +615,7 @@ def _submit(
             "rules": list(decision.matched_rules),
             "recipients": len(recipients),
             "items": 2 + len(report.evidence),
+            "notified": len(told),
         },
     )
     rows.append((AuditEntry, [entry]))
@@ -610,6 +630,66 @@ def _submit(
         policy_version=policy.version,
         draft_version=draft_version,
     )
+
+
+def queue_names(document: PolicyDocument) -> dict[str, str]:
+    """Queue id -> the name the policy gives it, for officers' notices."""
+    return {q.id: q.name for q in document.queues}
+
+
+URGENT = "urgent"
+# The words of an urgent case's notice: what is due, never what was reported (see storage.followup).
+URGENT_NOTICE = "a new case needs action now"
+NOTICE_KIND = "officer-notice"  # storage.followup.OFFICER_NOTICE (repeated here: followup imports us)
+_LINKED = Query(
+    postgresql="SELECT officer_id FROM officer_links WHERE officer_id = ANY(%s)",
+    sqlite="SELECT officer_id FROM officer_links WHERE officer_id IN (SELECT value FROM json_each(?))",
+)
+
+
+def _urgent_notices(
+    session: Session,
+    case_id: str,
+    reference: str,
+    queues: tuple[str, ...],
+    members: Pending,
+    recipients: list[Recipient],
+    now: datetime,
+    names: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Notices due at once for an urgent case: one per linked officer who receives its key.
+
+    Threat: an urgent report told to its subject or a colleague of their unit (promise 3). Why the
+    recipients: they are exactly the officers the conflict rule lets learn of a new case (active, a
+    casework role, not named, not in a subject's unit, holding the key: storage.conflicts.may_learn),
+    so a notice can reach nobody who could not already read the case. Content-free: the reference, a
+    routed queue and the priority, nothing of the report.
+    """
+    ids = [r.id for r in recipients]
+    linked = {int(row[0]) for row in query_sync(session, _LINKED, ids).rows()} if ids else set()
+    first_queue: dict[int, str] = {}
+    for queue_id in queues:
+        for row in members.rows():
+            if row[0] == queue_id and row[1] in linked:
+                first_queue.setdefault(int(row[1]), queue_id)
+    return [
+        outbox.entry_row(
+            kind=NOTICE_KIND,
+            due_at=now,
+            now=now,
+            case_id=case_id,
+            detail={
+                "officer": officer_id,
+                # The queue's name from the policy, as the officer knows it (not an id); content-free.
+                "queue": (names or {}).get(first_queue[officer_id], first_queue[officer_id]),
+                "reference": reference,
+                "priority": URGENT,
+                "what": URGENT_NOTICE,
+            },
+        )
+        for officer_id in ids
+        if officer_id in first_queue
+    ]
 
 
 def _item_rows(
@@ -715,7 +795,10 @@ async def reporter_view(vault: Vault, *, code: str) -> ReporterView:
             )
         ).all()
     timeline: list[TimelineEntry] = []
+    # The submission's items come first, in one run (see _item_rows); a later addition has a source.
+    in_submission = True
     for item in items:
+        in_submission = in_submission and _submitted_item(item)
         if item.kind in (SUBJECTS, NOTE):
             continue
         meta: dict[str, Any] = {}
@@ -729,7 +812,12 @@ async def reporter_view(vault: Vault, *, code: str) -> ReporterView:
         notice = meta.get("status") if item.kind == STATUS_NOTICE else None
         timeline.append(
             TimelineEntry(
-                at=item.created_at, kind=item.kind, author=item.author, text=meta.get("text"), notice=notice
+                at=item.created_at,
+                kind=item.kind,
+                author=item.author,
+                text=meta.get("text"),
+                notice=notice,
+                with_report=in_submission,
             )
         )
     return ReporterView(
@@ -739,6 +827,12 @@ async def reporter_view(vault: Vault, *, code: str) -> ReporterView:
         received_at=case.received_at,
         timeline=tuple(timeline),
     )
+
+
+def _submitted_item(item: CaseItem) -> bool:
+    """Whether an item can belong to the submission: the reporter's report, people or file, no source."""
+    kind_ok = item.kind in (REPORT, SUBJECTS, EVIDENCE)
+    return item.author == "reporter" and kind_ok and item.source_digest is None
 
 
 async def live_case(session: AsyncSession, case_id: str, *, for_update: bool = False) -> Case:

@@ -20,7 +20,16 @@ class MalformedBlobError(DecryptionError):
 
 
 class ReceiptTypoError(VaultError):
-    """A receipt code fails its checksum: almost certainly mistyped, not merely unknown."""
+    """A receipt code fails its checksum: almost certainly mistyped, not merely unknown.
+
+    `problem` says which test failed, so a front door can word it in the reader's language: "length"
+    (`length` is how many letters and digits were typed), "characters" (one that a code never holds)
+    or "check" (the check character does not match: a letter or digit is wrong).
+    """
+
+    def __init__(self, message: str, *, problem: str = "check", length: int = 0) -> None:
+        super().__init__(message)
+        self.problem, self.length = problem, length
 
 
 class UnknownReceiptError(VaultError):

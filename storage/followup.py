@@ -21,7 +21,18 @@ from storage import conflicts as conflict_rule
 from storage.cases import CHECKIN_ANSWER, CONTACT_PURPOSE, OFFICER_MESSAGE, live_case, next_seq, seal_new_item
 from storage.clock import coarsen
 from storage.errors import InputError, NotFoundError
-from storage.models import Case, CaseItem, CaseQueue, ContactHandle, OfficerLink, OutboxEntry
+from storage.models import (
+    Case,
+    CaseItem,
+    CaseKey,
+    CaseQueue,
+    ContactHandle,
+    Officer,
+    OfficerLink,
+    OutboxEntry,
+    Queue,
+    QueueMember,
+)
 from storage.vault import Vault
 
 # The one-tap answers to a check-in, in the order the bot shows them.
@@ -31,6 +42,7 @@ CONTACT_SHRED = "contact-shred"
 # Why a week: the reporter can still answer the last check-in; after that nothing needs their chat.
 ANSWER_WINDOW = timedelta(days=7)
 LINK_PURPOSE = "officer-link"
+URGENT = "urgent"
 
 
 class CheckinClosedError(InputError):
@@ -189,11 +201,25 @@ async def _pending_checkins(session: AsyncSession, case_id: str) -> bool:
 
 @dataclass(frozen=True)
 class AnswerResult:
-    """What answering a check-in did."""
+    """What answering a check-in did, so the bot can tell the reporter the truth of it."""
 
     answer: str
     escalated: bool
     stopped: bool
+    priority_before: str = ""
+    priority_after: str = ""
+    # True when this answer made the case urgent (it was not before).
+    became_urgent: bool = False
+    # Content-free notices queued at once for officers who may learn of the case.
+    notified: int = 0
+    # The queue the case was escalated to, if this answer escalated it.
+    escalated_to: str | None = None
+    # Officers who can open the case now (hold its key and have no conflict); the escalation queue's
+    # members can read it only once such an officer grants it (escalation_can_read).
+    readers: int = 0
+    escalation_can_read: bool = False
+    # True when this answer reopened a closed case (retaliation after closure).
+    reopened: bool = False
 
 
 async def answer_checkin(vault: Vault, *, entry_id: int, chat: str, answer: str) -> AnswerResult:
@@ -233,15 +259,25 @@ async def answer_checkin(vault: Vault, *, entry_id: int, chat: str, answer: str)
         )
         entry.detail = {**entry.detail, "answered": True}
         session.add(entry)
-        escalated = stopped = False
+        escalated = stopped = reopened = False
+        before, notified, target = case.priority, 0, None
         if answer == "retaliation":
-            escalated = await _escalate(
-                vault, session, case, now=now, why="retaliation reported at a check-in"
-            )
+            reopened = await _reopen_for_retaliation(session, case, now=now)
+            # Why urgent, not one step up: retaliation against a reporter is itself misconduct, and the
+            # reporter may be at risk; the officers who may learn of the case are told at once.
             if "retaliation" not in case.flags:
                 case.flags = [*case.flags, "retaliation"]
+            done = await _escalate(
+                vault, session, case, now=now, why="retaliation reported at a check-in", to=URGENT
+            )
+            # Why only when added: "it has also gone to a second team" must not be said when the
+            # escalation queue already had the case (a PSD case routed to independent review).
+            escalated, notified = True, done.notified
+            target = done.target if done.added else None
         elif answer == "worse":
-            await _notify_queues(vault, session, case, now=now, what="a check-in answer needs reading")
+            notified = await _notify_queues(
+                vault, session, case, now=now, what="a check-in answer needs reading"
+            )
         elif answer == "stop":
             case.checkins_stopped = stopped = True
             await outbox.cancel(session, case_id=case.id, kinds=(outbox.CHECKIN,), reason="reporter stopped")
@@ -252,11 +288,88 @@ async def answer_checkin(vault: Vault, *, entry_id: int, chat: str, answer: str)
         await audit.append(
             session, at=now, actor="reporter", action="case.checkin-answered", case_id=case.id, detail={}
         )
-        return AnswerResult(answer=answer, escalated=escalated, stopped=stopped)
+        readers = await _readers(vault, session, case)
+        return AnswerResult(
+            answer=answer,
+            escalated=escalated,
+            stopped=stopped,
+            priority_before=before,
+            priority_after=case.priority,
+            became_urgent=case.priority == URGENT and before != URGENT,
+            notified=notified,
+            escalated_to=target,
+            readers=len(readers),
+            escalation_can_read=target is not None and await _any_member(session, target, readers),
+            reopened=reopened,
+        )
 
 
-async def _escalate(vault: Vault, session: AsyncSession, case: Case, *, now: datetime, why: str) -> bool:
-    """Raise the priority one step, flag the case escalated, add the policy's escalation queue, notify.
+async def _reopen_for_retaliation(session: AsyncSession, case: Case, *, now: datetime) -> bool:
+    """Reopen a closed case on a retaliation answer (closed -> investigating, the status model's only
+    way back); returns whether it did.
+
+    Why: retaliation after closure is new misconduct against the reporter. Left closed, the case would
+    be urgent but sit below every open case in the urgent-first queue (only open cases are urgent
+    there), and its purge would still be coming. This cancels the purge, as an officer's reopening
+    does, but keeps the pending after-closure check-ins: a reporter being retaliated against should
+    still be asked. The deadlines were met at closure; the escalation that follows is the clock now
+    (its notices go out at once).
+    """
+    if case.status != "closed":
+        return False
+    case.status, case.closed_at = "investigating", None
+    await outbox.cancel(session, case_id=case.id, kinds=(outbox.PURGE,), reason="reopened")
+    await audit.append(
+        session,
+        at=now,
+        actor="system",
+        action="case.status",
+        case_id=case.id,
+        detail={"from": "closed", "to": "investigating", "why": "retaliation reported after closure"},
+    )
+    return True
+
+
+async def _readers(vault: Vault, session: AsyncSession, case: Case) -> set[int]:
+    """The officers who can open the case now: they hold its key and the conflict rule lets them work it."""
+    holders = set((await session.exec(select(CaseKey.officer_id).where(CaseKey.case_id == case.id))).all())
+    holders.discard(None)
+    if not holders:
+        return set()
+    conflicts = await conflict_rule.recorded(session, vault.keys.relay, case)
+    officers = (await session.exec(select(Officer).where(col(Officer.id).in_(sorted(holders))))).all()
+    return {o.id for o in officers if o.id is not None and conflict_rule.may_work(o, conflicts)}
+
+
+async def _any_member(session: AsyncSession, queue_id: str, officer_ids: set[int]) -> bool:
+    """Whether any of these officers is a member of the queue."""
+    if not officer_ids:
+        return False
+    row = (
+        await session.exec(
+            select(QueueMember.officer_id).where(
+                QueueMember.queue_id == queue_id, col(QueueMember.officer_id).in_(sorted(officer_ids))
+            )
+        )
+    ).first()
+    return row is not None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """What escalating did: the queue added (None if the policy names none) and notices queued."""
+
+    target: str | None
+    notified: int
+    # True when this escalation added the target queue to the case (it did not have the case before).
+    added: bool = False
+
+
+async def _escalate(
+    vault: Vault, session: AsyncSession, case: Case, *, now: datetime, why: str, to: str | None = None
+) -> Escalation:
+    """Raise the priority one step (or to `to`, if higher), flag the case escalated, add the policy's
+    escalation queue, notify.
 
     Why the escalation queue gets no key here: nothing on the server can open a case key. Its members
     are told (content-free) and see the case in their queue; an officer who holds the case key grants
@@ -264,15 +377,19 @@ async def _escalate(vault: Vault, session: AsyncSession, case: Case, *, now: dat
     them is told, and sees the case, is the conflict rule's to say (storage.conflicts).
     """
     level = PRIORITIES.index(case.priority) if case.priority in PRIORITIES else 1  # type: ignore[arg-type]
-    case.priority = PRIORITIES[min(level + 1, len(PRIORITIES) - 1)]
+    level = min(level + 1, len(PRIORITIES) - 1)
+    if to is not None:
+        level = max(level, PRIORITIES.index(to))  # type: ignore[arg-type]
+    case.priority = PRIORITIES[level]
     first = "escalated" not in case.flags
     if first:
         case.flags = [*case.flags, "escalated"]
     target = case.escalation_queue
-    if target and await session.get(CaseQueue, (case.id, target)) is None:
+    added = bool(target) and await session.get(CaseQueue, (case.id, target)) is None
+    if added and target:
         session.add(CaseQueue(case_id=case.id, queue_id=target, via="escalated", added_at=now))
         await session.flush()
-    await _notify_queues(vault, session, case, now=now, what=why)
+    notified = await _notify_queues(vault, session, case, now=now, what=why)
     await audit.append(
         session,
         at=now,
@@ -281,7 +398,7 @@ async def _escalate(vault: Vault, session: AsyncSession, case: Case, *, now: dat
         case_id=case.id,
         detail={"to": target, "priority": case.priority, "why": why},
     )
-    return True
+    return Escalation(target=target, notified=notified, added=added)
 
 
 async def _notify_queues(vault: Vault, session: AsyncSession, case: Case, *, now: datetime, what: str) -> int:
@@ -292,6 +409,7 @@ async def _notify_queues(vault: Vault, session: AsyncSession, case: Case, *, now
     conflict rule decides, not queue membership: membership says nothing of who was named in the report.
     """
     told = await conflict_rule.audience(session, vault.keys.relay, case)
+    names = await _queue_names(session, {queue_id for _officer, queue_id in told})
     for officer, queue_id in told:
         outbox.schedule(
             session,
@@ -301,13 +419,21 @@ async def _notify_queues(vault: Vault, session: AsyncSession, case: Case, *, now
             case_id=case.id,
             detail={
                 "officer": officer.id,
-                "queue": queue_id,
+                "queue": names.get(queue_id, queue_id),  # the policy's name for it, not its id
                 "reference": case.reference,
                 "priority": case.priority,
                 "what": what,
             },
         )
     return len(told)
+
+
+async def _queue_names(session: AsyncSession, queue_ids: set[str]) -> dict[str, str]:
+    """Queue id -> the name the policy gives it (the directory of the newest policy), for notices."""
+    if not queue_ids:
+        return {}
+    rows = (await session.exec(select(Queue).where(col(Queue.id).in_(sorted(queue_ids))))).all()
+    return {row.id: row.name for row in rows}
 
 
 async def check_deadline(vault: Vault, *, entry: OutboxEntry) -> str:
@@ -328,8 +454,9 @@ async def check_deadline(vault: Vault, *, entry: OutboxEntry) -> str:
             return "met"
         due = case.ack_due_at if name == "acknowledge" else case.feedback_due_at
         what = {"acknowledge": "acknowledgement", "feedback": "feedback to the reporter"}.get(name, name)
+        when = _when(due, case.received_at)
         if entry.kind == outbox.DEADLINE_WARNING:
-            await _notify_queues(vault, session, case, now=now, what=f"{what} due {due:%d %b %Y}")
+            await _notify_queues(vault, session, case, now=now, what=f"{what} due {when}")
             await audit.append(
                 session,
                 at=now,
@@ -339,9 +466,16 @@ async def check_deadline(vault: Vault, *, entry: OutboxEntry) -> str:
                 detail={"deadline": name},
             )
             return "warned"
-        await _escalate(vault, session, case, now=now, why=f"{what} overdue since {due:%d %b %Y}")
+        await _escalate(vault, session, case, now=now, why=f"{what} overdue since {when}")
         session.add(case)
         return "escalated"
+
+
+def _when(due: datetime, received: datetime) -> str:
+    """A deadline as a notice says it: the day, and the hour (UTC) when the policy gave it in hours."""
+    if due - received < timedelta(days=2):
+        return f"{due:%d %b %Y, %H:%M} UTC"
+    return f"{due:%d %b %Y}"
 
 
 def _open(case: Case | None) -> bool:

@@ -362,6 +362,15 @@ Index(
     Case.__table__.c.feedback_due_at,  # type: ignore[attr-defined]
     Case.__table__.c.id,  # type: ignore[attr-defined]
 )
+# The urgent-first order (storage.queue_view): urgent cases newest first, and the overdue ones by status.
+Index(
+    "ix_cases_priority_received_id",
+    Case.__table__.c.priority,  # type: ignore[attr-defined]
+    Case.__table__.c.received_at,  # type: ignore[attr-defined]
+    Case.__table__.c.id,  # type: ignore[attr-defined]
+)
+Index("ix_cases_status_ack_due", Case.__table__.c.status, Case.__table__.c.ack_due_at)  # type: ignore[attr-defined]
+Index("ix_cases_status_feedback_due", Case.__table__.c.status, Case.__table__.c.feedback_due_at)  # type: ignore[attr-defined]
 Index(
     "ix_case_keys_officer_case",
     CaseKey.__table__.c.officer_id,  # type: ignore[attr-defined]

@@ -26,14 +26,22 @@ from storage.models import Case, CaseAssignment, CaseItem, CaseKey, CaseQueue, O
 from storage.vault import Vault
 
 STATUSES = ("received", "acknowledged", "investigating", "closed")
+URGENT_FIRST = "urgent-first"
+OPEN_STATUSES = tuple(s for s in STATUSES if s != "closed")
+_SEGMENTS = 6  # urgent; four kinds of overdue; the rest (see _segments)
 # Each sort: the column it orders by, and whether the most recent (largest) comes first.
 SORTS: dict[str, tuple[str, bool]] = {
     "received-desc": ("received_at", True),
     "received-asc": ("received_at", False),
     "ack-due": ("ack_due_at", False),
     "feedback-due": ("feedback_due_at", False),
+    # Urgent open cases, then overdue ones (unacknowledged first), then the rest; newest first within each
+    # part (see _segments).
+    URGENT_FIRST: ("received_at", True),
 }
-DEFAULT_SORT = "received-desc"
+# Why urgent first: a risk of harm now, or a reporter facing retaliation, must not sit below a week of
+# routine reports; then whatever has missed its deadline.
+DEFAULT_SORT = URGENT_FIRST
 MAX_PAGE = 200
 _REFERENCE_PREFIX = re.compile(r"^[A-Z0-9-]{1,16}$")
 
@@ -107,8 +115,24 @@ class QueuePage:
     next_cursor: str | None
 
 
-def _encode_cursor(sort: str, value: datetime, case_id: str) -> str:
-    raw = json.dumps([sort, value.isoformat(), case_id], separators=(",", ":")).encode()
+@dataclass(frozen=True)
+class _Cursor:
+    """Where the next page starts: after (value, case id); for urgent-first, also within which segment
+    and as of which moment "overdue" was judged, so that the pages of one listing agree."""
+
+    value: datetime
+    case_id: str
+    segment: int = 0
+    as_of: datetime | None = None
+
+
+def _encode_cursor(
+    sort: str, value: datetime, case_id: str, segment: int = 0, as_of: datetime | None = None
+) -> str:
+    parts: list[Any] = [sort, value.isoformat(), case_id]
+    if as_of is not None:
+        parts += [segment, as_of.isoformat()]
+    raw = json.dumps(parts, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
@@ -117,16 +141,48 @@ def cursor_for(sort: str, value: datetime, case_id: str) -> str:
     return _encode_cursor(sort, value, case_id)
 
 
-def _decode_cursor(cursor: str, sort: str) -> tuple[datetime, str]:
+def _decode_cursor(cursor: str, sort: str) -> _Cursor:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_sort, value, case_id = json.loads(raw)
+        cursor_sort, value, case_id, *rest = json.loads(raw)
         moment = datetime.fromisoformat(value)
-    except (ValueError, TypeError):
+        segment = int(rest[0]) if rest else 0
+        as_of = datetime.fromisoformat(rest[1]) if len(rest) > 1 else None
+    except (ValueError, TypeError, IndexError):
         raise InputError("the page cursor is not valid: start from the first page") from None
-    if cursor_sort != sort or not isinstance(case_id, str):
+    if cursor_sort != sort or not isinstance(case_id, str) or not 0 <= segment < _SEGMENTS:
         raise InputError("the page cursor belongs to another sort order: start from the first page")
-    return moment, case_id
+    return _Cursor(moment, case_id, segment, as_of)
+
+
+def _segments(now: datetime) -> tuple[tuple[Any, Any], ...]:
+    """The urgent-first order's parts, which never overlap, each with the column its index leads with:
+    urgent and open; then overdue (an acknowledgement or feedback deadline passed), not yet acknowledged
+    first, then under investigation, then acknowledged; then everything else. Newest first within each.
+
+    Why parts, each on its own index (migration 0012; ix_cases_status_received): urgent and overdue
+    cases are few, and ordering by an expression over the whole queue would read all of it for the
+    first page. Ordering each part by a constant column first lets the index of that column serve it,
+    so a page costs what the urgent or open cases cost, not what the whole queue does.
+    """
+    at = literal(now, Case.ack_due_at.type)
+    urgent = and_(Case.priority == "urgent", col(Case.status).in_(OPEN_STATUSES))
+    ack_overdue = and_(col(Case.ack_due_at) < at, col(Case.acknowledged_at).is_(None))
+    feedback_overdue = col(Case.feedback_due_at) < at
+    parts: list[tuple[Any, Any]] = [(urgent, Case.priority)]
+    overdue_any = []
+    # Why the acknowledgement apart: each part must be a plain AND that leads with the status, or the
+    # engines will not use its index (SQLite then reads the whole queue through ix_cases_received_id).
+    late = [and_(Case.status == "received", ack_overdue)]
+    late += [
+        and_(Case.status == status, feedback_overdue)
+        for status in ("received", "investigating", "acknowledged")
+    ]
+    for here in late:
+        parts.append((and_(here, ~urgent, *(~earlier for earlier in overdue_any)), Case.status))
+        overdue_any.append(here)
+    parts.append((~or_(urgent, *overdue_any), None))
+    return tuple(parts)
 
 
 async def _visible(
@@ -226,14 +282,21 @@ async def page(
         bound = tuple_(literal(value, sort_column.type), literal(case_id, col(Case.id).type))
         return key < bound if descending else key > bound
 
-    if cursor:
-        statement = statement.where(after(*_decode_cursor(cursor, sort)))
+    start = _decode_cursor(cursor, sort) if cursor else None
     order = (
         (sort_column.desc(), col(Case.id).desc()) if descending else (sort_column.asc(), col(Case.id).asc())
     )
     statement = statement.order_by(*order)
+    read = _Read(vault, officer_id, after, column_name)
+    as_of = (start.as_of if start and start.as_of else None) or vault.clock.now()
     async with vault.db.reading() as session:
-        found, more = await _visible(vault, session, statement, officer_id, limit, after, column_name)
+        if sort == URGENT_FIRST:
+            found, more, segment = await read.segmented(session, statement, _segments(as_of), start, limit)
+        else:
+            segment = 0
+            if start is not None:
+                statement = statement.where(after(start.value, start.case_id))
+            found, more = await read.visible(session, statement, limit)
         ids = [case.id for case, _login, _openable, _escalated in found]
         queues: dict[str, list[str]] = {case_id: [] for case_id in ids}
         last_by: dict[tuple[str, str], int] = {}
@@ -286,5 +349,59 @@ async def page(
     next_cursor = None
     if more and found:
         last = found[-1][0]
-        next_cursor = _encode_cursor(sort, getattr(last, column_name), last.id)
+        next_cursor = _encode_cursor(
+            sort, getattr(last, column_name), last.id, segment, as_of if sort == URGENT_FIRST else None
+        )
     return QueuePage(rows=rows, next_cursor=next_cursor)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """Reads pages of a queue statement for one officer (the conflict rule applied in `_visible`)."""
+
+    vault: Vault
+    officer_id: int
+    after: Any
+    column_name: str
+
+    async def visible(self, session: Any, statement: Any, limit: int) -> tuple[list[Any], bool]:
+        """Up to `limit` visible rows of the statement, and whether more follow."""
+        return await _visible(
+            self.vault, session, statement, self.officer_id, limit, self.after, self.column_name
+        )
+
+    async def segmented(
+        self,
+        session: Any,
+        statement: Any,
+        segments: tuple[tuple[Any, Any], ...],
+        start: _Cursor | None,
+        limit: int,
+    ) -> tuple[list[Any], bool, int]:
+        """A page across the segments in order, from the cursor's; the rows, whether more follow, and the
+        segment of the last row (for the next cursor)."""
+        found: list[Any] = []
+        first = start.segment if start else 0
+        for index in range(first, len(segments)):
+            part = _part(statement, *segments[index])
+            if start is not None and index == first:
+                part = part.where(self.after(start.value, start.case_id))
+            rows, more = await self.visible(session, part, limit - len(found))
+            found += rows
+            if more:
+                return found, True, index
+            if len(found) == limit:
+                for later in segments[index + 1 :]:
+                    rows, _more = await self.visible(session, _part(statement, *later), 1)
+                    if rows:
+                        return found, True, index
+                return found, False, index
+        return found, False, len(segments) - 1
+
+
+def _part(statement: Any, where: Any, leading: Any) -> Any:
+    """One segment of the urgent-first order, ordered by its constant leading column, then newest first."""
+    order = (col(Case.received_at).desc(), col(Case.id).desc())
+    if leading is not None:
+        order = (col(leading).desc(), *order)
+    return statement.where(where).order_by(None).order_by(*order)

@@ -43,11 +43,15 @@ def normalise(text: str) -> str:
     cleaned = "".join(ch for ch in text.upper() if ch not in " -_.\t\n").translate(_ALIASES)
     if len(cleaned) != CODE_CHARS:
         raise ReceiptTypoError(
-            f"a receipt code has {CODE_CHARS} letters and digits; this one has {len(cleaned)}"
+            f"a receipt code has {CODE_CHARS} letters and digits; this one has {len(cleaned)}",
+            problem="length",
+            length=len(cleaned),
         )
     bad = sorted({ch for ch in cleaned if ch not in _INDEX})
     if bad:
-        raise ReceiptTypoError(f"a receipt code never contains {', '.join(repr(ch) for ch in bad)}")
+        raise ReceiptTypoError(
+            f"a receipt code never contains {', '.join(repr(ch) for ch in bad)}", problem="characters"
+        )
     if _check_char(cleaned[:-1]) != cleaned[-1]:
         raise ReceiptTypoError("this receipt code has a typo: please check it character by character")
     return cleaned

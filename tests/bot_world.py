@@ -96,8 +96,9 @@ class BotWorld:
         return found
 
     async def tap(self, user: FakeUser, label: str) -> str:
-        """Press the newest button whose label starts with `label`; returns its callback data."""
-        matches = [b for b in self.buttons(user.user_id) if b[1].startswith(label)]
+        """Press the newest button whose label starts with `label` (any case); returns its callback data."""
+        wanted = label.casefold()
+        matches = [b for b in self.buttons(user.user_id) if b[1].casefold().startswith(wanted)]
         if not matches:
             raise AssertionError(f"no button {label!r}; have {[b[1] for b in self.buttons(user.user_id)]}")
         message_id, _label, data = matches[-1]

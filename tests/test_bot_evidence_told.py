@@ -174,7 +174,8 @@ async def test_a_photo_kept_as_evidence_is_told_as_kept(
     photo = photo_with_gps()
     await world.send_document(user, photo, PHOTO_NAME, "image/jpeg")
     await world.tap(user, "Keep them")
-    assert world.last(user.user_id) == T("report.evidence.added.kept", count=1)
+    renamed = T("report.evidence.renamed.device", name="photo.jpg")  # its name is replaced all the same
+    assert world.last(user.user_id) == T("report.evidence.added.kept", count=1, renamed=renamed)
     code = await to_review_and_submit(world, user)
     # The details inside are kept as evidence; the phone's name with the moment is not (names.py).
     assert T("report.sealed.kept", number=1, name="photo.jpg") in receipt_text(world, user)
@@ -228,7 +229,7 @@ async def test_an_archive_is_told_uncleanable_and_kept_after_the_warning(
     assert pending is not None and not pending.cleanable and pending.cannot_clean == "type"
 
     await world.tap(user, T("button.send_anyway"))
-    assert world.last(user.user_id) == T("report.evidence.added.unchecked", count=1)
+    assert world.last(user.user_id) == T("report.evidence.added.unchecked", count=1, renamed="")
     code = await to_review_and_submit(world, user)
     assert T("report.sealed.kept", number=1, name="minutes.zip") in receipt_text(world, user)
     (sealed,) = await sealed_files(vault, alice, code)

@@ -43,7 +43,7 @@ async def make_report(
     await world.tap(user, "It is still going on")
     await world.tap(user, "North")
     await world.say(user, "Sgt Harris 4471")
-    await world.tap(user, "sergeant")
+    await world.tap(user, "Sergeant")
     if subject_unit:
         await world.tap(user, subject_unit)
     else:
@@ -60,7 +60,7 @@ async def make_report(
     await world.tap(user, "Yes")  # reported before
     await world.tap(user, "Yes")  # check-ins
     review = world.last(chat)
-    assert "Please check your report" in review and "accent" in review and "2 file(s)" in review
+    assert "Please check your report" in review and "accent" in review and "Files: 2 files" in review
     await world.tap(user, "Submit")
     receipt = next(t for t in world.texts(chat) if "Your receipt code" in t)
     return receipt.split("Your receipt code:\n")[1].split("\n")[0]

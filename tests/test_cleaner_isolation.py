@@ -466,7 +466,7 @@ async def test_a_kernel_that_refuses_isolation_is_one_warning_or_with_the_settin
                 cleaned = await cleaner.clean(b"x", filename=name, media_type="text/plain")
                 assert cleaned.content == b"x"
         assert cleaner.isolated is False
-    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and r.name == "bot.cleaner"]
     assert len(warnings) == 1 and "namespaces" in warnings[0].getMessage()
     assert "CANDOUR_CLEANER_REQUIRE_ISOLATION=false" in warnings[0].getMessage()
     assert "Jane" not in caplog.text

@@ -433,12 +433,12 @@ def test_operator_errors_are_one_line(installed: Cli, tmp_path: Path) -> None:
         "bad URL": (
             ["officer", "list"],
             {"CANDOUR_DATABASE_URL": "bogus"},
-            "candour: the database URL is not valid",
+            "candour: CANDOUR_DATABASE_URL is malformed",
         ),
         "unreachable database": (
             ["officer", "list"],
             {"CANDOUR_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"},
-            "candour: the database is unavailable",
+            "candour: cannot reach the database server at 127.0.0.1:1 (database x): check that the server is running",
         ),
         "unknown case": (
             ["case", "show", "CN-ZZZZZZZZ", "--as", "alice"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -32,6 +33,9 @@ async def test_run_serves_the_bot_until_sigterm(tmp_path: Path) -> None:
             "CANDOUR_ARGON2_ITERATIONS": "1",
             "CANDOUR_ARGON2_LANES": "1",
             "CANDOUR_ADMIN_PASSPHRASE": "correct horse battery staple",
+            # Port 0: the system picks a free one, so this test never clashes with a `candour run` (or
+            # another test) on the same machine; the banner says which.
+            "CANDOUR_DESK_PORT": "0",
         }
     )
     init = await asyncio.create_subprocess_exec(
@@ -86,3 +90,5 @@ async def test_run_serves_the_bot_until_sigterm(tmp_path: Path) -> None:
         output = (stdout + stderr).decode()
         assert TOKEN not in output and "RUN-TEST" not in output, "the token never reaches the logs"
         assert "Traceback" not in output
+        banner = re.search(r"The standards desk is at http://127\.0\.0\.1:(\d+)/", stdout.decode())
+        assert banner is not None and int(banner[1]) not in (0, 8470), stdout.decode()

@@ -115,7 +115,7 @@ async def test_submission_appears_in_queue_and_opens_in_case_view(
     page = await carol.get(f"/cases/{result.reference}")
     assert page.status_code == 200
     assert "He said &lt;script&gt;alert(1)&lt;/script&gt;" in page.text and "<script>" not in page.text
-    assert f'<img src="/cases/{result.reference}/files/{files["shot.png"]["id"]}"' in page.text
+    assert f'<img src="/cases/{result.reference}/files/{files["shot.png"]["id"]}/preview"' in page.text
     assert "notes.html</a>" in page.text and f'/files/{files["notes.html"]["id"]}" alt' not in page.text
     queue_page = await carol.get("/queue")
     assert result.reference in queue_page.text

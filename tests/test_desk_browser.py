@@ -39,6 +39,8 @@ from bot.catalogue import Catalogue
 from candour.settings import Settings
 from desk import server
 from desk.app import build_app
+from desk.labels import Labels
+from policies.loader import load_policy, starter_policy_text
 from storage import audit_view, cases, casework, crypto, desk_accounts, outbox
 from storage.clock import ManualClock
 from storage.models import OutboxEntry
@@ -55,6 +57,16 @@ QUESTION = "Thank you. Which briefing room was it, and who else was present?"
 ANSWER = "Room 2B at Northgate; PC Lee and two others were there."
 OUTCOME = "The sergeant has been served a misconduct notice and moved off your team."
 EN = Catalogue().for_language("en")
+LABELS = Labels()
+STARTER = Labels.from_policy(load_policy(starter_policy_text()))
+
+
+def _ids(names: list[str], table: dict[str, str]) -> list[str]:
+    """The ids behind names the page showed; fails on a name that is not one of the policy's."""
+    by_name = {name: key for key, name in table.items()}
+    unknown = [n for n in names if n not in by_name]
+    assert not unknown, f"the page shows names the policy does not give: {unknown}"
+    return [by_name[n] for n in names]
 
 
 # --- chromium, the browser, the live desk ----------------------------------------------------------
@@ -370,9 +382,14 @@ async def test_officer_signs_in_triages_messages_the_reporter_and_closes_a_case(
     assert tab.path() == "/queue" and await tab.flash() == "Key unlocked for this session."
     await expect(tab.page.locator("header .who")).to_contain_text("key unlocked")
 
-    # Triage: newest first, each with its deadlines, the late ones highlighted.
+    # Triage: by default urgent and overdue first, then newest first; each with its deadlines, the late
+    # ones highlighted (none of these is urgent: the overdue one leads).
     links = tab.page.locator("table.queue tbody tr td:first-child a")
-    assert await links.all_inner_texts() == [mine.reference, due_soon.reference, overdue.reference]
+    assert await links.all_inner_texts() == [overdue.reference, mine.reference, due_soon.reference]
+    await expect(tab.page.get_by_label("Sort")).to_have_value("urgent-first")
+    await expect(tab.page.get_by_label("Sort").locator("option:checked")).to_have_text(
+        "Urgent and overdue first"
+    )
     ack_cells = {
         ref: row_of(tab, ref).locator("td.deadline").first
         for ref in (mine.reference, due_soon.reference, overdue.reference)
@@ -383,8 +400,8 @@ async def test_officer_signs_in_triages_messages_the_reporter_and_closes_a_case(
     await expect(ack_cells[mine.reference]).to_have_class("deadline open")
     await expect(ack_cells[mine.reference]).to_have_text("2026-01-20")
     await expect(row_of(tab, mine.reference).locator("td").nth(5)).to_have_text("2026-04-13")
-    await expect(row_of(tab, mine.reference)).to_contain_text("received")
-    await expect(row_of(tab, mine.reference)).to_contain_text("ongoing")
+    await expect(row_of(tab, mine.reference)).to_contain_text("Received")
+    await expect(row_of(tab, mine.reference)).to_contain_text(LABELS.flag("ongoing"))
     await shoot(tab, screens, "queue")
 
     # Open the reporter's case: the decrypted report, and its image inline.
@@ -401,7 +418,7 @@ async def test_officer_signs_in_triages_messages_the_reporter_and_closes_a_case(
     await tab.page.get_by_label("New status").select_option("acknowledged")
     await tab.submit("form[action$='/status']", "Change status")
     assert await tab.flash() == "Status is now acknowledged."
-    await expect(tab.page.locator("h1 .status")).to_have_text("acknowledged")
+    await expect(tab.page.locator("h1 .status")).to_have_text("Acknowledged")
 
     # Message the reporter; the bot pushes it, the reporter reads it and answers in the chat.
     await tab.page.locator("form[action$='/messages'] textarea").fill(QUESTION)
@@ -422,7 +439,10 @@ async def test_officer_signs_in_triages_messages_the_reporter_and_closes_a_case(
     await tab.page.reload()
     answer = tab.page.locator("li.kind-reporter-message")
     await expect(answer).to_contain_text(ANSWER)
-    await expect(answer.locator(".by")).to_have_text("reporter")
+    # Said once, in words: "Message from the reporter", not "reporter message reporter".
+    await expect(answer.locator(".what")).to_have_text("Message from the reporter")
+    await expect(answer.locator(".by")).to_have_count(0)
+    await expect(tab.page.locator("li.kind-officer-message .by")).to_have_text("by carol")
     await shoot(tab, screens, "case")
     await tab.goto("/queue")
     await expect(row_of(tab, mine.reference).locator(".tag.new")).to_have_text("new message")
@@ -435,7 +455,7 @@ async def test_officer_signs_in_triages_messages_the_reporter_and_closes_a_case(
         "closing a case needs an outcome the reporter will be told"
     )
     await tab.goto(f"/cases/{mine.reference}")
-    await expect(tab.page.locator("h1 .status")).to_have_text("acknowledged")
+    await expect(tab.page.locator("h1 .status")).to_have_text("Acknowledged")
     await tab.page.get_by_label("New status").select_option("closed")
     await tab.page.get_by_label("Outcome (needed to close; the reporter is told)").fill(OUTCOME)
     await tab.submit("form[action$='/status']", "Change status")
@@ -443,7 +463,7 @@ async def test_officer_signs_in_triages_messages_the_reporter_and_closes_a_case(
     await expect(tab.page.locator("li.kind-outcome")).to_contain_text(OUTCOME)
     assert await reporter_reads(world, vault, mine.case_id, 3) == EN("push.message", text=OUTCOME)
     await tab.goto("/queue")
-    await expect(row_of(tab, mine.reference).locator("td").nth(6)).to_have_text("closed")
+    await expect(row_of(tab, mine.reference).locator("td").nth(6)).to_have_text("Closed")
     await expect(row_of(tab, mine.reference).locator("td.deadline").nth(1)).to_have_class("deadline done")
 
     # Idle past the session's limit (by the vault's clock): the next page asks to sign in again.
@@ -505,13 +525,14 @@ async def test_auditor_sees_the_dashboard_and_the_verified_audit_log(
     values = await chart.locator("text.value").all_text_contents()
     labels = await chart.locator("text.label").all_text_contents()
     # Every category is listed, cases or none (a cell never appears for one case); those under 5 read "<5".
-    shown = dict(zip(labels, values, strict=True))
+    # The policy's own names, never its ids.
+    shown = {STARTER.category(c): n for c, n in zip(_ids(labels, STARTER.categories), values, strict=True)}
     assert {label: n for label, n in shown.items() if n != "<5"} == {
-        "bullying": "7",
-        "harassment": "6",
-        "racism": "5",
+        STARTER.category("bullying"): "7",
+        STARTER.category("harassment"): "6",
+        STARTER.category("racism"): "5",
     }
-    assert shown["misogyny"] == shown["homophobia"] == shown["corruption"] == "<5"
+    assert shown[STARTER.category("misogyny")] == shown[STARTER.category("corruption")] == "<5"
     units = tab.page.get_by_role("img", name="Reports by unit of the person reported")
     by_unit = dict(
         zip(
@@ -520,13 +541,22 @@ async def test_auditor_sees_the_dashboard_and_the_verified_audit_log(
             strict=True,
         )
     )
-    assert (by_unit["north-bcu"], by_unit["south-bcu"], by_unit["custody"], by_unit["hr"]) == (
+    assert (*(by_unit[STARTER.unit(u)] for u in ("north-bcu", "south-bcu", "custody", "hr")),) == (
         "10",
         "6",
         "5",
         "<5",
     )
     assert await tab.page.get_by_role("img", name="Reports by month received").locator("rect").count() >= 2
+    # The policy's names are long: no label may run under its bar.
+    overlaps = await tab.page.locator("figure.chart svg").evaluate_all(
+        """charts => charts.flatMap(svg => {
+            const bar = svg.querySelector("rect").getBBox().x;
+            return [...svg.querySelectorAll("text.label")]
+                .filter(t => t.getBBox().x + t.getBBox().width > bar).map(t => t.textContent);
+        })"""
+    )
+    assert overlaps == [], overlaps
     await shoot(tab, screens, "dashboard")
 
     async with tab.page.expect_navigation():
@@ -543,7 +573,7 @@ async def test_auditor_sees_the_dashboard_and_the_verified_audit_log(
     async with tab.page.expect_navigation():
         await tab.page.get_by_role("button", name="Show").click()
     actions = await tab.page.locator("table.queue tbody tr td:nth-child(4)").all_inner_texts()
-    assert actions == ["case.status"] * acknowledged
+    assert actions == ["Status changed"] * acknowledged
 
     # An auditor reads no case: the queue and case pages refuse them.
     await tab.goto("/queue")

@@ -195,6 +195,24 @@ async def test_serving_on_a_taken_port_fails_clearly(vault: Vault, settings) -> 
             await server.serve(build_app(vault, settings), host="127.0.0.1", port=port, stop=asyncio.Event())
 
 
+def test_the_desk_port_check_cannot_pass_twice() -> None:
+    # Two `candour run`s checking one port: the first check must hold the port, not merely bind it
+    # (two SO_REUSEADDR sockets may both bind a port that neither listens on).
+    first = server.bind("127.0.0.1", 0)
+    try:
+        port = server.bound_port(first)
+        with pytest.raises(server.DeskNotServedError, match=f"127.0.0.1:{port}: the port is already in use"):
+            server.bind("127.0.0.1", port)
+        # Nor can another program's socket, bound the same way, take it from under the desk.
+        with socket.socket() as other:
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            with pytest.raises(OSError):
+                other.bind(("127.0.0.1", port))
+                other.listen()
+    finally:
+        first.close()
+
+
 async def test_officer_set_password_gives_a_desk_password(vault: Vault, settings, clock) -> None:
     env = {
         "CANDOUR_DATA_DIR": str(settings.data_dir),

@@ -50,6 +50,7 @@ MATRIX: list[tuple[str, str, Body | None, frozenset[str] | str]] = [
     ("GET", "/cases/{ref}", None, CASEWORK),
     ("GET", "/api/cases/{ref}", None, CASEWORK),
     ("GET", "/cases/{ref}/files/{item}", None, CASEWORK),
+    ("GET", "/cases/{ref}/files/{item}/preview", None, CASEWORK),
     ("GET", "/api/cases/{ref}/files/{item}", None, CASEWORK),
     ("GET", "/cases/{ref}/export.pdf", None, CASEWORK),
     ("GET", "/api/cases/{ref}/export.pdf", None, CASEWORK),

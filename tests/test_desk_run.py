@@ -78,8 +78,15 @@ async def test_run_serves_bot_and_desk_until_sigterm(tmp_path: Path) -> None:
             taken.bind(("127.0.0.1", 0))
             taken.listen()
             env["CANDOUR_DESK_PORT"] = str(taken.getsockname()[1])
+            calls_before = len(emu.calls)
             clash = await _candour(env, tmp_path, "run")
             stdout, stderr = await asyncio.wait_for(clash.communicate(), timeout=30)
+        # One clear line, before anything started: no banner, no bot, no raw uvicorn error.
         assert clash.returncode == 1
-        assert "candour: the desk cannot listen on 127.0.0.1:" in stderr.decode()
-        assert "Traceback" not in stderr.decode()
+        assert stderr.decode().splitlines() == [
+            f"candour: the desk cannot listen on 127.0.0.1:{env['CANDOUR_DESK_PORT']}: the port is already in "
+            "use (is another `candour run` open?): stop that, or set CANDOUR_DESK_PORT to a free port, or "
+            "CANDOUR_DESK_ENABLED=false"
+        ]
+        assert stdout.decode() == ""
+        assert len(emu.calls) == calls_before, "the bot started although the desk could not"

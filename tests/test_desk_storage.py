@@ -140,7 +140,9 @@ async def test_queue_lists_only_entitled_cases_with_keyset_pages(
             break
         cursor = page.next_cursor
     assert sorted(seen) == sorted(refs) and len(seen) == len(set(seen))
-    received = [row for row in (await queue_view.page(vault, officer_id=carol.id, limit=50)).rows]
+    # Newest first when asked (the default puts urgent and overdue cases first: storage/queue_view.py).
+    newest = await queue_view.page(vault, officer_id=carol.id, limit=50, sort="received-desc")
+    received = list(newest.rows)
     assert [r.received_at for r in received] == sorted((r.received_at for r in received), reverse=True)
 
     assert (await queue_view.page(vault, officer_id=dave.id)).rows == ()

@@ -18,7 +18,7 @@ from bot.emulator import TelegramEmulator
 from bot.followup import Dispatcher
 from policies.schedule import in_quiet_hours, send_time
 from policies.schema import QuietHours
-from storage import cases, casework, links, outbox
+from storage import cases, casework, followup, links, outbox
 from storage.clock import ManualClock
 from storage.models import AuditEntry, Case, CaseQueue, ContactHandle, OutboxEntry
 from storage.officers import UnlockedOfficer
@@ -56,6 +56,13 @@ async def entry(vault: Vault, entry_id: int | None) -> OutboxEntry:
         found = await session.get(OutboxEntry, entry_id)
         assert found is not None
         return found
+
+
+async def queue_ids(vault: Vault, case_id: str) -> list[str]:
+    """The queues a case is in now."""
+    async with vault.db.reading() as session:
+        rows = await session.exec(select(CaseQueue.queue_id).where(CaseQueue.case_id == case_id))
+        return sorted(rows.all())
 
 
 async def the_case(vault: Vault, case_id: str) -> Case:
@@ -217,12 +224,24 @@ async def test_retaliation_raises_priority_escalates_and_notifies_linked_officer
     )
 
     result = await submit_for(world, reporter.user_id)
+    # Acknowledged, so no missed deadline escalates it first: the retaliation answer adds psd-lead.
+    await casework.change_status(
+        world.vault, officer=alice, reference=result.reference, status="acknowledged"
+    )
     before = await the_case(world.vault, result.case_id)
     message = await next_checkin(world, clock, reporter.user_id, result.case_id)
+    assert await queue_ids(world.vault, result.case_id) == ["psd-conduct"]
     press(world, reporter, message, "retaliation")
     await world.settle()
-    assert world.last(reporter.user_id) == T("checkin.thanks.retaliation")
+    said = world.last(reporter.user_id)
     case = await the_case(world.vault, result.case_id)
+    # Told what was done: made urgent (it was not), sent on to psd-lead, whose member alice can read it,
+    # and alice, linked, told at once (one notice, seen below); then where to find support.
+    assert said.startswith(T("checkin.retaliation.thanks"))
+    assert before.priority != "urgent" and case.priority == "urgent"
+    assert T("checkin.retaliation.urgent") in said and T("checkin.retaliation.escalated") in said
+    assert T("checkin.retaliation.told_now", count=1) in said
+    assert T("checkin.retaliation.danger") in said and T("support.heading") in said and "116 123" in said
     assert case.priority != before.priority and {"retaliation", "escalated"} <= set(case.flags)
     async with world.vault.db.reading() as session:
         via = (
@@ -436,7 +455,21 @@ async def test_no_change_and_worse_are_sealed_and_worse_tells_the_team(
     message = await next_checkin(world, clock, reporter.user_id, result.case_id)
     press(world, reporter, message, answer)
     await world.settle()
-    assert world.last(reporter.user_id) == T(thanks)
+    said = world.last(reporter.user_id)
+    assert said.startswith(T(thanks)) and (T("support.heading") in said) == (answer == "worse")
+    if answer == "worse":
+        # The words against the effect: as many officers told as notices the vault queued (alice, linked).
+        told = [
+            e
+            for e in await entries(world.vault, result.case_id, followup.OFFICER_NOTICE)
+            if e.detail.get("what") == "a check-in answer needs reading"
+        ]
+        assert len(told) == 1
+        assert said.startswith(
+            " ".join(
+                (T(thanks), T("checkin.retaliation.told_now", count=len(told)), T("checkin.worse.details"))
+            )
+        )
     opened = await casework.open_case(world.vault, officer=alice, reference=result.reference)
     assert [i.meta["answer"] for i in opened.items if i.kind == cases.CHECKIN_ANSWER] == [answer]
     after = await the_case(world.vault, result.case_id)

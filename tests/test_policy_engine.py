@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -67,8 +68,8 @@ def test_starter_ordinary_report_goes_to_psd_conduct_with_defaults(starter: Poli
     assert decision.queues == ("psd-conduct",)
     assert decision.excluded_queues == ()
     assert decision.priority == "normal"
-    assert decision.acknowledge_within_days == 7
-    assert decision.feedback_within_days == 90
+    assert decision.acknowledge_within == timedelta(days=7)
+    assert decision.feedback_within == timedelta(days=90)
     assert decision.checkin_days == (7, 30, 90)
     assert decision.checkin_after_closure_days == (30,)
     assert decision.retention_days == 2190
@@ -93,10 +94,12 @@ def test_starter_report_about_psd_keeps_flags_and_urgency(starter: PolicyDocumen
     )
     assert decision.queues == ("independent-review",)
     assert decision.priority == "urgent"
-    assert decision.acknowledge_within_days == 1
+    assert decision.acknowledge_within == timedelta(hours=4)
     assert decision.flags == ("iopc-referral-assessment", "risk-of-harm")
-    # about-psd is final: the corruption rule below it must not add the counter-corruption queue.
-    assert "corruption" not in decision.matched_rules
+    # about-psd is final: the counter-corruption rule below it must not add the counter-corruption queue,
+    # but the corruption flag rule above it still applies.
+    assert "counter-corruption" not in decision.matched_rules
+    assert "corruption" in decision.matched_rules
 
 
 @pytest.mark.parametrize(
@@ -143,10 +146,10 @@ def test_starter_plain_categories_are_not_flagged(starter: PolicyDocument, categ
     assert decision.priority == "normal"
 
 
-def test_starter_risk_of_harm_is_urgent_and_acknowledged_within_a_day(starter: PolicyDocument) -> None:
+def test_starter_risk_of_harm_is_urgent_and_acknowledged_within_hours(starter: PolicyDocument) -> None:
     decision = route(starter, facts("bullying", risk_of_harm=True, ongoing=True))
     assert decision.priority == "urgent"
-    assert decision.acknowledge_within_days == 1
+    assert decision.acknowledge_within == timedelta(hours=4)
     # Both rules set a check-in schedule; the later (risk-of-harm) one applies.
     assert decision.checkin_days == (1, 7, 30, 90)
     assert set(decision.flags) == {"risk-of-harm", "ongoing"}
@@ -194,8 +197,8 @@ def test_priority_is_the_highest_and_deadlines_the_shortest() -> None:
     )
     decision = route(doc, facts("x"))
     assert decision.priority == "high"
-    assert decision.acknowledge_within_days == 2
-    assert decision.feedback_within_days == 30
+    assert decision.acknowledge_within == timedelta(days=2)
+    assert decision.feedback_within == timedelta(days=30)
     assert decision.retention_days == 4000
 
 
@@ -205,7 +208,11 @@ def test_rule_values_replace_defaults_even_when_less_strict() -> None:
         defaults={"priority": "high", "acknowledge_within_days": 3, "retention_days": 99},
     )
     decision = route(doc, facts("x"))
-    assert (decision.priority, decision.acknowledge_within_days, decision.retention_days) == ("low", 7, 10)
+    assert (decision.priority, decision.acknowledge_within, decision.retention_days) == (
+        "low",
+        timedelta(days=7),
+        10,
+    )
 
 
 def test_checkin_days_and_escalation_come_from_the_last_rule_that_sets_them() -> None:
@@ -238,8 +245,8 @@ def test_defaults_apply_when_no_rule_sets_a_value() -> None:
     )
     decision = route(doc, facts("x"))
     assert decision.priority == "low"
-    assert decision.acknowledge_within_days == 4
-    assert decision.feedback_within_days == 40
+    assert decision.acknowledge_within == timedelta(days=4)
+    assert decision.feedback_within == timedelta(days=40)
     assert decision.checkin_days == (2, 9)
     assert decision.checkin_after_closure_days == (10, 20)
     assert decision.retention_days == 365

@@ -6,6 +6,7 @@ report's subjects are in; these hold for generated documents and for the starter
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import yaml
@@ -140,8 +141,8 @@ def assert_keeps_promises(doc: PolicyDocument, facts: ReportFacts, decision: Dec
     assert set(decision.queues).isdisjoint(decision.excluded_queues)
     assert decision.flags == tuple(sorted(set(decision.flags)))
     assert decision.priority in PRIORITIES
-    assert 1 <= decision.acknowledge_within_days <= 7
-    assert 1 <= decision.feedback_within_days <= 90
+    assert timedelta(hours=1) <= decision.acknowledge_within <= timedelta(days=7)
+    assert timedelta(hours=1) <= decision.feedback_within <= timedelta(days=90)
     rule_ids = [r.id for r in doc.rules]
     positions = [rule_ids.index(r) for r in decision.matched_rules]
     assert positions == sorted(positions)

@@ -21,6 +21,7 @@ STARTER_CATEGORIES = [
     "homophobia",
     "religious-discrimination",
     "disability-discrimination",
+    "age-discrimination",
     "abuse-of-position",
     "domestic-abuse",
     "violence",
@@ -91,6 +92,7 @@ def test_starter_loads_and_has_the_brief_categories() -> None:
         "homophobia",
         "religious-discrimination",
         "disability-discrimination",
+        "age-discrimination",
     }
     units = {u.id for u in doc.units}
     assert {"professional-standards", "chief-officers", "hr", "training"} <= units

@@ -58,8 +58,9 @@ def test_changing_a_rule_moves_a_past_case(current: PolicyDocument) -> None:
     assert change.after_queues == ("psd-conduct",)
     assert change.added_queues == ("psd-conduct",)
     assert change.removed_queues == ("psd-counter-corruption",)
-    assert change.before_priority == change.after_priority == "normal"
-    assert change.after_rules == ("corruption",)
+    # The corruption flag rule (above the routing rule) still sets priority high under both.
+    assert change.before_priority == change.after_priority == "high"
+    assert change.after_rules == ("corruption", "counter-corruption")
 
     summary = result.summary()
     assert "4 past cases checked: 1 would be routed differently, 3 unchanged." in summary

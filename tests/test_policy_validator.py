@@ -9,7 +9,16 @@ import pytest
 from policies import PolicyDocument, PolicyInvalidError, ensure_valid, starter_policy, validate
 from policies.validator import Problem, ValidationReport, reachable_queues
 
-STARTER_MEMBERS = {"psd-conduct": 3, "psd-counter-corruption": 2, "psd-lead": 1, "independent-review": 1}
+STARTER_MEMBERS = {
+    "psd-conduct": 3,
+    "psd-counter-corruption": 2,
+    "psd-lead": 1,
+    "independent-review": 1,
+    "north-bcu-standards": 1,
+    "south-bcu-standards": 1,
+    "east-bcu-standards": 1,
+    "west-bcu-standards": 1,
+}
 
 
 def make_doc(rules: list[dict[str, Any]] | None = None, **overrides: Any) -> PolicyDocument:

@@ -19,7 +19,7 @@ T = Catalogue().for_language("en")
 
 
 async def test_terminal_chat_drives_the_real_bot(vault: Vault) -> None:
-    script = iter(["/start", "#1", "#2", "#15", "It keeps happening at briefings.", "!quit"])
+    script = iter(["/start", "#1", "#2", "#16", "It keeps happening at briefings.", "!quit"])
 
     def read_line() -> str:
         time.sleep(0.6)  # a person reads before typing; the bot answers meanwhile

@@ -252,9 +252,15 @@ async def crash_and_recover(vault: Vault, bot: BotProcess, reporter: Reporter, p
     assert len(codes) == 1, f"{point}: the chat showed {len(codes)} different receipt codes"
     [code] = codes
     case_id = await cases.case_for_receipt(vault, code=code)
+
     # The reporter uses the code they saw, as a person would: /status and the code.
-    at_rest = {T("flow.cancelled"), T("flow.nothing_to_cancel")}
-    await reporter.say("/cancel", expect=lambda: reporter.live()[-1].get("text") in at_rest)
+    # /cancel first, to bring the chat to rest whatever step it was left at; its answer says what it did
+    # (bot/words.py), so any new answer from the bot will do here.
+    def said() -> int:  # deleted ones too: the answer may wipe what went before
+        return len(reporter.emu.bot_messages(reporter.user.user_id, include_deleted=True))
+
+    answered = said()
+    await reporter.say("/cancel", expect=lambda: said() > answered)
     await reporter.say("/status", expect=lambda: reporter.live()[-1].get("text") == T("status.ask_code"))
     view = await cases.reporter_view(vault, code=code)
     assert view.case_id == case_id

@@ -267,6 +267,9 @@ class BotState:
         self.webhook_deliveries: list[dict[str, Any]] = []
         self.callback_queries: dict[str, CallbackQueryRecord] = {}
         self.commands_by_scope: dict[str, list[dict[str, str]]] = {}
+        # The bot's descriptions per language code ("" for every language without its own).
+        self.descriptions: dict[str, str] = {}
+        self.short_descriptions: dict[str, str] = {}
         self.left_chats: set[int] = set()
         self.chat_actions: list[tuple[int, str]] = []
         self.rate_limited: list[tuple[str, int, int]] = []
@@ -293,6 +296,10 @@ class BotState:
             "setMyCommands": self.set_my_commands,
             "getMyCommands": self.get_my_commands,
             "deleteMyCommands": self.delete_my_commands,
+            "setMyDescription": self.set_my_description,
+            "getMyDescription": self.get_my_description,
+            "setMyShortDescription": self.set_my_short_description,
+            "getMyShortDescription": self.get_my_short_description,
             "leaveChat": self.leave_chat,
             "close": self.close,
             "logOut": self.log_out,
@@ -808,6 +815,20 @@ class BotState:
         )
         return True
 
+    def set_my_description(self, params: dict[str, Any]) -> bool:
+        _set_text(self.descriptions, params, "description", 512)
+        return True
+
+    def get_my_description(self, params: dict[str, Any]) -> dict[str, str]:
+        return {"description": _get_text(self.descriptions, params)}
+
+    def set_my_short_description(self, params: dict[str, Any]) -> bool:
+        _set_text(self.short_descriptions, params, "short_description", 120)
+        return True
+
+    def get_my_short_description(self, params: dict[str, Any]) -> dict[str, str]:
+        return {"short_description": _get_text(self.short_descriptions, params)}
+
     def leave_chat(self, params: dict[str, Any]) -> bool:
         chat = self._find_chat(params["chat_id"])
         if chat.private:
@@ -1171,6 +1192,24 @@ class BotState:
     @property
     def commands(self) -> list[dict[str, str]]:
         return copy.deepcopy(self.commands_by_scope.get(validation.scope_key(None, None), []))
+
+
+def _set_text(table: dict[str, str], params: dict[str, Any], field: str, limit: int) -> None:
+    """Store a description for one language code, or remove it when empty (as Telegram does)."""
+    language = validation.check_language_code(params.get("language_code"))
+    text = params.get(field) or ""
+    if len(text) > limit:
+        raise bad_request(f"{field.upper()}_INVALID")
+    if text:
+        table[language] = text
+    else:
+        table.pop(language, None)
+
+
+def _get_text(table: dict[str, str], params: dict[str, Any]) -> str:
+    """The description a user of that language code sees: its own, else the one for every language."""
+    language = validation.check_language_code(params.get("language_code"))
+    return table.get(language, table.get("", ""))
 
 
 _NOT_MODIFIED = (

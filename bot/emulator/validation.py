@@ -519,8 +519,18 @@ def check_commands(commands: object) -> list[dict[str, str]]:
     return checked
 
 
+def check_language_code(language_code: object) -> str:
+    """A two-letter ISO 639-1 code, or "" for every language without its own (Telegram refuses others)."""
+    if language_code in (None, ""):
+        return ""
+    if not isinstance(language_code, str) or not re.fullmatch(r"[a-z]{2}", language_code):
+        raise bad_request("LANGUAGE_CODE_INVALID")
+    return language_code
+
+
 def scope_key(scope: object, language_code: object) -> str:
     """A stable key for a (scope, language) pair of command lists."""
+    language_code = check_language_code(language_code)
     if scope is None:
         scope = {"type": "default"}
     if not isinstance(scope, dict) or scope.get("type") not in COMMAND_SCOPES:
