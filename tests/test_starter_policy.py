@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from policies import PastCase, PolicyDocument, ReportFacts, load_policy, route, simulate, starter_policy
 from policies import starter_policy_text as starter_text
 from policies.validator import validate
+from tests.test_starter_vault import older_style
 
 BCUS = ("north-bcu", "south-bcu", "east-bcu", "west-bcu")
 PEER = {"north-bcu": "south-bcu", "south-bcu": "north-bcu", "east-bcu": "west-bcu", "west-bcu": "east-bcu"}
@@ -305,22 +306,9 @@ def test_the_uk_profile_is_not_held_to_the_eu_ceilings() -> None:
 
 def test_an_older_policy_without_a_framework_or_hours_still_loads_and_validates() -> None:
     # As policies were published before this change: day deadlines only, no legal_framework, no prompt.
-    text = starter_text()
-    start = text.index("\nlegal_framework:")
-    older = text[:start] + "\n" + text[text.index("\ndefaults:", start) + 1 :]
-    assert "\nlegal_framework:" not in older
-    older = older.replace("acknowledge_within_hours: 4", "acknowledge_within_days: 1")
-    lines = older.splitlines(keepends=True)
-    kept, skipping = [], False
-    for line in lines:
-        if line.startswith("      prompt:"):
-            skipping = True
-            continue
-        if skipping and line.startswith("        "):
-            continue
-        skipping = False
-        kept.append(line)
-    doc = load_policy("".join(kept))
+    older = older_style(starter_text())
+    assert "\nlegal_framework:" not in older and "prompt:" not in older
+    doc = load_policy(older)
     assert doc.legal_framework.profile == "eu-directive-2019-1937"
     assert validate(doc).ok
     assert route(doc, facts("bullying", risk_of_harm=True)).acknowledge_within == timedelta(days=1)

@@ -167,6 +167,11 @@ class Reporter:
     def live(self) -> list[dict[str, Any]]:
         return self.emu.bot_messages(self.user.user_id)
 
+    def last_text(self) -> str:
+        """The newest message on screen ("" when a wipe has left none)."""
+        shown = self.live()
+        return (shown[-1].get("text") or "") if shown else ""
+
     def buttons(self) -> list[tuple[int, str, str]]:
         found = []
         for message in self.live():
@@ -261,10 +266,10 @@ async def crash_and_recover(vault: Vault, bot: BotProcess, reporter: Reporter, p
 
     answered = said()
     await reporter.say("/cancel", expect=lambda: said() > answered)
-    await reporter.say("/status", expect=lambda: reporter.live()[-1].get("text") == T("status.ask_code"))
+    await reporter.say("/status", expect=lambda: reporter.last_text() == T("status.ask_code"))
     view = await cases.reporter_view(vault, code=code)
     assert view.case_id == case_id
-    await reporter.say(code, expect=lambda: view.reference in (reporter.live()[-1].get("text") or ""))
+    await reporter.say(code, expect=lambda: view.reference in reporter.last_text())
     # Nothing still holds the code: the draft's sealed copy was destroyed once Telegram had the receipt.
     assert getattr(await state.load(vault, chat), "receipt", "") == ""
 
