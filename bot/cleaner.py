@@ -249,19 +249,21 @@ class Cleaner:
 
     async def _fork(self) -> Worker:
         """A worker from the zygote; a zygote that has gone or misbehaves is replaced once."""
-        for attempt in (1, 2):
-            zygote = await self._living_zygote()
-            try:
-                worker = await zygote.fork()
-            except StartError:
-                await self._drop_zygote(zygote)
-                if attempt == 2:
-                    log.error("a cleaning worker did not start")
-                    raise CleanerUnavailableError() from None
-                continue
-            worker.isolated = zygote.isolated
-            return worker
-        raise AssertionError("unreachable")
+        for _attempt in range(2):
+            worker = await self._fork_once()
+            if worker is not None:
+                return worker
+        log.error("a cleaning worker did not start")
+        raise CleanerUnavailableError()
+
+    async def _fork_once(self) -> Worker | None:
+        """A worker from the running zygote, or None (and that zygote dropped) if it would not fork one."""
+        zygote = await self._living_zygote()
+        try:
+            return await zygote.fork()
+        except StartError:
+            await self._drop_zygote(zygote)
+            return None
 
     async def _living_zygote(self) -> Zygote:
         """The running zygote, started (again) if need be; none once the cleaner is closed."""

@@ -362,8 +362,8 @@ async def _ended(pidfd: int) -> None:
     """Wait until the process behind `pidfd` has ended; the kernel ends a PID namespace's other processes
     before its first one is done ending."""
     loop = asyncio.get_running_loop()
-    ended = loop.create_future()
-    loop.add_reader(pidfd, lambda: ended.done() or ended.set_result(None))
+    ended: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(pidfd, _settle_once, ended)
     try:
         await ended
     finally:
