@@ -46,7 +46,7 @@ from machine import cpu_model, filesystem_of
 from sqlalchemy import insert, text
 from sqlmodel import select
 
-from candour.app import AdminSpec, initialise, open_vault
+from candour.app import AdminSpec, desk_config, initialise, open_vault
 from candour.settings import Settings
 from desk.app import build_app
 from storage import dashboard, desk_accounts, queue_view
@@ -203,7 +203,7 @@ async def measure(
     rows: dict[str, dict[str, int]] = {}
     try:
         for label, (vault, settings) in installs.items():
-            timers[label] = ServerTimer(build_app(vault, settings))
+            timers[label] = ServerTimer(build_app(vault, desk_config(settings)))
             http = httpx.AsyncClient(
                 # A host the desk answers (it refuses others), over https for its Secure cookies.
                 transport=httpx.ASGITransport(app=timers[label]),

@@ -10,6 +10,7 @@ import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -26,12 +27,14 @@ from bot.sandbox import SANDBOX_TOKEN, SANDBOX_USER, TimeTravel, chat_in_termina
 from candour.settings import Settings
 from desk import server as desk_server
 from desk.app import build_app as build_desk
+from desk.config import DeskConfig
 from policies.loader import load_policy, starter_policy_text
 from policies.validator import ensure_valid
 from storage import keyring, migrate, officers, policy_store
 from storage.clock import Clock, ManualClock, SystemClock
 from storage.crypto import KdfParams
 from storage.db import Database, DatabaseConfig, sqlite_path
+from storage.desk_accounts import LockoutRule
 from storage.errors import DatabaseUnavailableError, InputError, KeyringError, NotInitialisedError
 from storage.models import Officer, PolicyVersion
 from storage.vault import Vault
@@ -421,6 +424,28 @@ async def _run_polling(application: Application, stop: asyncio.Event) -> None:
         await application.stop()
 
 
+def desk_config(settings: Settings) -> DeskConfig:
+    """What the desk is handed from this process's settings (and nothing else of them)."""
+    return DeskConfig(
+        keys_dir=settings.keys_dir,
+        checkpoint_dir=settings.checkpoint_dir,
+        session_idle=timedelta(seconds=settings.desk_session_idle_seconds),
+        session_absolute=timedelta(seconds=settings.desk_session_absolute_seconds),
+        session_sweep_seconds=settings.desk_session_sweep_seconds,
+        lockout=LockoutRule(
+            threshold=settings.desk_lockout_threshold,
+            duration=timedelta(seconds=settings.desk_lockout_seconds),
+            base=timedelta(seconds=settings.desk_backoff_base_seconds),
+        ),
+        login_attempts_per_minute=settings.desk_login_attempts_per_minute,
+        require_totp=settings.desk_require_totp,
+        cookie_secure=settings.desk_cookie_secure,
+        due_soon=timedelta(days=settings.desk_due_soon_days),
+        allowed_hosts=settings.desk_allowed_hosts,
+        proxy_addresses=settings.desk_proxy_addresses,
+    )
+
+
 def bind_desk(settings: Settings) -> socket.socket:
     """Bind the desk's socket now, before anything else starts; DeskNotServedError in one line if not."""
     return desk_server.bind(settings.desk_host, settings.desk_port)
@@ -431,7 +456,11 @@ async def serve_desk(
 ) -> None:
     """Serve the standards desk on `sock` (from bind_desk), on this event loop, until `stop` is set."""
     await desk_server.serve(
-        build_desk(vault, settings), host=settings.desk_host, port=settings.desk_port, stop=stop, sock=sock
+        build_desk(vault, desk_config(settings)),
+        host=settings.desk_host,
+        port=settings.desk_port,
+        stop=stop,
+        sock=sock,
     )
 
 

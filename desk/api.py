@@ -69,7 +69,7 @@ def _session_out(state: State, session: DeskSession) -> SessionOut:
         display_name=session.display_name,
         roles=list(session.roles),
         totp_enrolled=session.totp_enrolled,
-        totp_required=state.settings.desk_require_totp,
+        totp_required=state.config.require_totp,
         unlocked=session.unlocked is not None,
         csrf_token=session.csrf,
     )

@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -17,8 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from candour.settings import Settings
 from desk import api, errors, oversight, pages
+from desk.config import DeskConfig
 from desk.deps import DeskState
 from desk.security import CookieNames, SecurityHeaders, TrustedHosts
 from desk.sessions import LoginThrottle, SessionStore
@@ -55,7 +54,7 @@ async def sweep_forever(state: DeskState) -> None:
     """
     last_purge = 0.0
     while True:
-        await asyncio.sleep(state.settings.desk_session_sweep_seconds)
+        await asyncio.sleep(state.config.session_sweep_seconds)
         state.sessions.sweep()
         try:
             await end_reset_sessions(state)
@@ -70,20 +69,16 @@ async def sweep_forever(state: DeskState) -> None:
                 log.warning("desk could not purge sign-in attempts: %s", type(exc).__name__)
 
 
-def build_app(vault: Vault, settings: Settings) -> FastAPI:
-    """The desk's ASGI app on `vault`; sessions live in this app's memory and end with it."""
+def build_app(vault: Vault, config: DeskConfig) -> FastAPI:
+    """The desk's ASGI app on `vault`, configured by `config`; sessions live in this app's memory."""
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.autoescape = True
     state = DeskState(
         vault=vault,
-        settings=settings,
-        sessions=SessionStore(
-            clock=vault.clock,
-            idle=timedelta(seconds=settings.desk_session_idle_seconds),
-            absolute=timedelta(seconds=settings.desk_session_absolute_seconds),
-        ),
-        throttle=LoginThrottle(clock=vault.clock, per_minute=settings.desk_login_attempts_per_minute),
-        cookies=CookieNames(secure=settings.desk_cookie_secure),
+        config=config,
+        sessions=SessionStore(clock=vault.clock, idle=config.session_idle, absolute=config.session_absolute),
+        throttle=LoginThrottle(clock=vault.clock, per_minute=config.login_attempts_per_minute),
+        cookies=CookieNames(secure=config.cookie_secure),
         templates=templates,
     )
 
@@ -112,13 +107,13 @@ def build_app(vault: Vault, settings: Settings) -> FastAPI:
     )
     app.state.desk = state
     # Added first, so it runs inside SecurityHeaders: a refused Host still gets the security headers.
-    app.add_middleware(TrustedHosts, allowed=settings.desk_allowed_hosts)
+    app.add_middleware(TrustedHosts, allowed=config.allowed_hosts)
     app.add_middleware(SecurityHeaders)
-    if settings.desk_proxy_addresses:
+    if config.proxy_addresses:
         # Added last, so it runs first: every part of the desk sees the client, not the proxy.
         # Threat: a forged X-Forwarded-For. uvicorn's middleware believes the header only from a listed
         # proxy, and takes the right-most address no listed proxy added (the left ones the client wrote).
-        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.desk_proxy_addresses))
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(config.proxy_addresses))
     errors.install(app)
     app.include_router(api.router)
     app.include_router(pages.router)

@@ -1,4 +1,4 @@
-"""What every desk route shares: the desk's state (vault, settings, sessions), and the dependencies that
+"""What every desk route shares: the desk's state (vault, configuration, sessions), and the dependencies that
 find the caller's session, check the CSRF token, and require a second factor, roles, or an unlocked key.
 
 Each refusal is an exception the app turns into a JSON error under /api/ and a redirect or an error page
@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
-from candour.settings import Settings
+from desk.config import DeskConfig
 from desk.security import UNSAFE_METHODS, CookieNames, submitted_token, tokens_match
 from desk.sessions import DeskSession, LoginThrottle, SessionStore
 from storage import desk_accounts
@@ -29,7 +29,7 @@ class DeskState:
     """The desk's long-lived parts, built once by `desk.app.build_app`."""
 
     vault: Vault
-    settings: Settings
+    config: DeskConfig
     sessions: SessionStore
     throttle: LoginThrottle
     cookies: CookieNames
@@ -37,15 +37,11 @@ class DeskState:
 
     @property
     def lockout(self) -> LockoutRule:
-        return LockoutRule(
-            threshold=self.settings.desk_lockout_threshold,
-            duration=timedelta(seconds=self.settings.desk_lockout_seconds),
-            base=timedelta(seconds=self.settings.desk_backoff_base_seconds),
-        )
+        return self.config.lockout
 
     @property
     def due_soon(self) -> timedelta:
-        return timedelta(days=self.settings.desk_due_soon_days)
+        return self.config.due_soon
 
 
 class SignInRequired(Exception):
@@ -123,7 +119,7 @@ AnySession = Annotated[DeskSession, Depends(any_session)]
 
 def full_session(session: AnySession, state: State) -> DeskSession:
     """A session past the second factor (or any session, if the settings do not require one)."""
-    if state.settings.desk_require_totp and not session.totp_enrolled:
+    if state.config.require_totp and not session.totp_enrolled:
         raise EnrolmentRequired()
     return session
 

@@ -40,7 +40,7 @@ async def _chain(state: State) -> ChainOut:
     """The chain checked against the newest signed checkpoints, and which ones (the desk only reads
     them: the checkpoint timer and `candour audit verify` write them)."""
     result = await audit_view.verify(
-        state.vault, keys_dir=state.settings.keys_dir, checkpoint_dir=state.settings.checkpoint_dir
+        state.vault, keys_dir=state.config.keys_dir, checkpoint_dir=state.config.checkpoint_dir
     )
     report = result.chain
     return ChainOut(

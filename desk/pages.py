@@ -127,7 +127,7 @@ async def login(
         # page still does not say which of login, password or code was wrong.
         status = 429 if isinstance(exc, ThrottledError) else 401
         return _login_form(request, state, error=str(exc), login=login[:64], status_code=status)
-    if state.settings.desk_require_totp and not session.totp_enrolled:
+    if state.config.require_totp and not session.totp_enrolled:
         target = "/account/totp"
     elif session.has_role(*CASEWORK_ROLES):
         target = "/unlock"
@@ -148,7 +148,7 @@ async def logout(session: AnySession, state: State) -> Response:
 
 @router.get("/")
 async def home(request: Request, session: AnySession, state: State) -> Response:
-    if state.settings.desk_require_totp and not session.totp_enrolled:
+    if state.config.require_totp and not session.totp_enrolled:
         return back_to("/account/totp")
     if session.has_role(*CASEWORK_ROLES):
         return back_to("/queue" if session.unlocked else "/unlock")

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete, insert, text
 from sqlmodel import col, select
 
+from candour.app import desk_config
 from candour.settings import Settings
 from desk.app import build_app
 from storage import audit, cases, casework, checkpoints, crypto, keyring
@@ -138,7 +139,7 @@ def _local_file(settings: Settings) -> Path:
 @pytest.fixture
 async def auditor(vault: Vault, settings: Settings, clock: ManualClock) -> AsyncIterator[DeskClient]:
     """alice (every role, auditor included) signed in to the desk."""
-    app: FastAPI = build_app(vault, settings)
+    app: FastAPI = build_app(vault, desk_config(settings))
     await give_password(vault, "alice")
     client = client_for(app)
     assert (await client.sign_in("alice")).status_code == 200

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from sqlmodel import select
 
 from bot.catalogue import Catalogue
+from candour.app import desk_config
 from desk.app import build_app
 from storage import cases, casework, conflicts, crypto, followup, links, outbox, queue_view
 from storage.clock import ManualClock
@@ -38,7 +39,7 @@ T = Catalogue().for_language("en")
 
 @pytest.fixture
 def desk_app(vault: Vault, settings: Any) -> FastAPI:
-    return build_app(vault, settings)
+    return build_app(vault, desk_config(settings))
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import col, select
 
+from candour.app import desk_config
 from desk.app import build_app
 from storage import cases, crypto, desk_accounts, outbox
 from storage.clock import ManualClock
@@ -28,13 +29,15 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 def desk_app(vault: Vault, settings) -> FastAPI:
     return build_app(
         vault,
-        settings.model_copy(
-            update={
-                "desk_session_idle_seconds": 600,
-                "desk_session_absolute_seconds": 3600,
-                "desk_lockout_threshold": 3,
-                "desk_lockout_seconds": 900,
-            }
+        desk_config(
+            settings.model_copy(
+                update={
+                    "desk_session_idle_seconds": 600,
+                    "desk_session_absolute_seconds": 3600,
+                    "desk_lockout_threshold": 3,
+                    "desk_lockout_seconds": 900,
+                }
+            )
         ),
     )
 
@@ -250,7 +253,7 @@ async def test_lockout_after_failed_sign_ins(vault: Vault, desk_app, clock, clie
 
 
 async def test_sign_in_is_throttled_per_client(vault: Vault, settings, clock) -> None:
-    app = build_app(vault, settings.model_copy(update={"desk_login_attempts_per_minute": 3}))
+    app = build_app(vault, desk_config(settings.model_copy(update={"desk_login_attempts_per_minute": 3})))
     client = client_for(app)
     try:
         statuses = [(await client.sign_in(f"nobody{i}")).status_code for i in range(4)]

@@ -36,6 +36,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlmodel import col, select
 
 from bot.catalogue import Catalogue
+from candour.app import desk_config
 from candour.settings import Settings
 from desk import server
 from desk.app import build_app
@@ -119,7 +120,7 @@ async def desk_url(vault: Vault, settings: Settings) -> AsyncIterator[str]:
     port = free_port()
     stop = asyncio.Event()
     task = asyncio.create_task(
-        server.serve(build_app(vault, settings), host="127.0.0.1", port=port, stop=stop)
+        server.serve(build_app(vault, desk_config(settings)), host="127.0.0.1", port=port, stop=stop)
     )
     await until_listening(port)
     yield f"http://127.0.0.1:{port}"

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlmodel import col, select
 
+from candour.app import desk_config
 from candour.cli import main
 from desk import server
 from desk.app import build_app
@@ -38,7 +39,7 @@ async def live_desk(vault: Vault, settings) -> AsyncIterator[str]:
     port = free_port()
     stop = asyncio.Event()
     task = asyncio.create_task(
-        server.serve(build_app(vault, settings), host="127.0.0.1", port=port, stop=stop)
+        server.serve(build_app(vault, desk_config(settings)), host="127.0.0.1", port=port, stop=stop)
     )
     for _ in range(200):
         try:
@@ -192,7 +193,9 @@ async def test_serving_on_a_taken_port_fails_clearly(vault: Vault, settings) -> 
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(server.DeskNotServedError, match=f"127.0.0.1:{port}"):
-            await server.serve(build_app(vault, settings), host="127.0.0.1", port=port, stop=asyncio.Event())
+            await server.serve(
+                build_app(vault, desk_config(settings)), host="127.0.0.1", port=port, stop=asyncio.Event()
+            )
 
 
 def test_the_desk_port_check_cannot_pass_twice() -> None:

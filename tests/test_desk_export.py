@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from pypdf import PdfReader
 from sqlmodel import col, select
 
+from candour.app import desk_config
 from desk.app import build_app
 from storage import cases
 from storage.models import AuditEntry
@@ -27,7 +28,7 @@ NARRATIVE = "The sergeant mocked Constable Żaneta's accent at the 7 o'clock bri
 
 @pytest.fixture
 def desk_app(vault: Vault, settings) -> FastAPI:
-    return build_app(vault, settings)
+    return build_app(vault, desk_config(settings))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import col, select
 
+from candour.app import desk_config
 from desk.app import build_app
 from storage import casework, followup, links, outbox
 from storage.errors import InputError
@@ -25,7 +26,7 @@ CODE = re.compile(r"^[A-Z0-9]{5}-[A-Z0-9]{5}$")
 
 @pytest.fixture
 def desk_app(vault: Vault, settings) -> FastAPI:
-    return build_app(vault, settings)
+    return build_app(vault, desk_config(settings))
 
 
 @pytest.fixture

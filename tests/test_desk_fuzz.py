@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from candour.app import desk_config
 from candour.settings import Settings
 from desk import server
 from desk.app import build_app
@@ -74,7 +75,7 @@ async def desk_url(vault: Vault, settings: Settings) -> AsyncIterator[str]:
     port = free_port()
     stop = asyncio.Event()
     task = asyncio.create_task(
-        server.serve(build_app(vault, settings), host="127.0.0.1", port=port, stop=stop)
+        server.serve(build_app(vault, desk_config(settings)), host="127.0.0.1", port=port, stop=stop)
     )
     await until_listening(port)
     yield f"http://127.0.0.1:{port}"
@@ -275,7 +276,7 @@ def _operation(app: Any, path: str, method: str) -> Any:
 
 
 async def test_a_malformed_body_is_answered_as_documented(vault: Vault, settings: Settings) -> None:
-    app = build_app(vault, settings)
+    app = build_app(vault, desk_config(settings))
     client = client_for(app)
     try:
         await client.pre_sign_in()
@@ -302,7 +303,7 @@ async def test_an_evidence_file_is_served_as_documented(
             evidence=(cases.Evidence(filename="shot.png", media_type="image/png", content=PNG),),
         ),
     )
-    app = build_app(vault, settings)
+    app = build_app(vault, desk_config(settings))
     client = client_for(app)
     try:
         await give_password(vault, "alice")

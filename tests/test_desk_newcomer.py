@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from PIL import Image, PngImagePlugin
 from sqlmodel import col, select
 
+from candour.app import desk_config
 from desk.app import build_app
 from desk.labels import Labels, words
 from storage import audit_view, cases, desk_accounts, policy_store
@@ -46,7 +47,7 @@ def engine_name() -> str:
 
 @pytest.fixture
 def desk_app(vault: Vault, settings) -> FastAPI:
-    return build_app(vault, settings)
+    return build_app(vault, desk_config(settings))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from candour.app import desk_config
 from desk.app import build_app
 from storage import audit, cases, casework, dashboard
 from storage.officers import UnlockedOfficer
@@ -19,7 +20,7 @@ from tests.test_audit import _drop_triggers
 
 @pytest.fixture
 def desk_app(vault: Vault, settings) -> FastAPI:
-    return build_app(vault, settings)
+    return build_app(vault, desk_config(settings))
 
 
 @pytest.fixture

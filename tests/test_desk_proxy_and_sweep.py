@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import event
 from sqlmodel import select
 
+from candour.app import desk_config
 from desk import server
 from desk.app import build_app, end_reset_sessions
 from storage import desk_accounts
@@ -41,16 +42,18 @@ async def start_desk(vault: Vault, settings) -> AsyncIterator[StartDesk]:
     async def start(**overrides: object) -> LiveDesk:
         app = build_app(
             vault,
-            settings.model_copy(
-                update={
-                    "desk_cookie_secure": False,
-                    "desk_lockout_threshold": THRESHOLD,
-                    "desk_lockout_seconds": 900,
-                    "desk_session_idle_seconds": 600,
-                    "desk_session_sweep_seconds": 0.05,
-                    "desk_login_attempts_per_minute": 1000,
-                    **overrides,
-                }
+            desk_config(
+                settings.model_copy(
+                    update={
+                        "desk_cookie_secure": False,
+                        "desk_lockout_threshold": THRESHOLD,
+                        "desk_lockout_seconds": 900,
+                        "desk_session_idle_seconds": 600,
+                        "desk_session_sweep_seconds": 0.05,
+                        "desk_login_attempts_per_minute": 1000,
+                        **overrides,
+                    }
+                )
             ),
         )
         port = free_port()
@@ -144,7 +147,7 @@ async def test_without_a_trusted_proxy_a_forged_header_is_ignored(
     """127.0.0.1 too: uvicorn on its own believes X-Forwarded-For from loopback (FORWARDED_ALLOW_IPS)."""
     await desk_accounts.set_password(vault, login="alice", password=PASSWORD)
     desk = await start_desk()
-    assert desk.app.state.desk.settings.desk_trusted_proxies == ""
+    assert desk.app.state.desk.config.proxy_addresses == ()
     guesser = through(desk, "192.0.2.1", socket_address=address)
     await guesser.pre_sign_in()
     for i in range(3 * THRESHOLD):

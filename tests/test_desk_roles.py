@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlmodel import select
 
+from candour.app import desk_config
 from desk import api, oversight, pages
 from desk.app import build_app
 from storage import cases, crypto, officers
@@ -125,7 +126,7 @@ async def _call(client: DeskClient, method: str, path: str, body: Body | None, f
 
 @pytest.mark.parametrize("role", ROLES)
 async def test_every_role_against_every_route(role: str, vault: Vault, settings, clock, make_officer) -> None:
-    app: FastAPI = build_app(vault, settings)
+    app: FastAPI = build_app(vault, desk_config(settings))
     await make_officer("zed", unit="north-bcu")
     login = f"officer-{role}"
     # Only a casework role may sit in a queue (officers.add refuses the others).

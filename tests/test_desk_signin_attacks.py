@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from fastapi import FastAPI
 from sqlmodel import select
 
+from candour.app import desk_config
 from candour.cli import main
 from desk import server
 from desk.app import build_app
@@ -71,15 +72,17 @@ class LiveDesk:
 async def live(vault: Vault, settings) -> AsyncIterator[LiveDesk]:
     app = build_app(
         vault,
-        settings.model_copy(
-            update={
-                "desk_cookie_secure": False,  # plain HTTP on loopback
-                "desk_lockout_threshold": THRESHOLD,
-                "desk_lockout_seconds": 900,
-                "desk_session_idle_seconds": 600,
-                "desk_session_sweep_seconds": 0.05,
-                "desk_login_attempts_per_minute": 60,
-            }
+        desk_config(
+            settings.model_copy(
+                update={
+                    "desk_cookie_secure": False,  # plain HTTP on loopback
+                    "desk_lockout_threshold": THRESHOLD,
+                    "desk_lockout_seconds": 900,
+                    "desk_session_idle_seconds": 600,
+                    "desk_session_sweep_seconds": 0.05,
+                    "desk_login_attempts_per_minute": 60,
+                }
+            )
         ),
     )
     port = free_port()

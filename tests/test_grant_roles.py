@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
+from candour.app import desk_config
 from candour.cli import main
 from candour.settings import Settings
 from desk.app import build_app
@@ -34,7 +35,7 @@ from tests.test_followup import entries
 
 @pytest.fixture
 def desk_app(vault: Vault, settings: Settings) -> FastAPI:
-    return build_app(vault, settings)
+    return build_app(vault, desk_config(settings))
 
 
 @pytest.fixture

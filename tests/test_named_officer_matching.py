@@ -20,6 +20,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
+from candour.app import desk_config
 from desk.app import build_app
 from storage import cases, casework, migrate, naming, officers
 from storage.errors import ConflictOfInterestError
@@ -215,7 +216,7 @@ async def test_likely_match_is_left_out_and_shown_to_the_queue_lead_only(
     view = await cases.reporter_view(vault, code=result.receipt_code)
     assert all("dsmith" not in repr(entry) and "likely" not in repr(entry) for entry in view.timeline)
 
-    app = build_app(vault, settings)
+    app = build_app(vault, desk_config(settings))
     clients: list[DeskClient] = []
     try:
         lead = await signed_in(app, vault, clock, clients, "alice")

@@ -7,7 +7,7 @@ import time
 
 from bot.catalogue import Catalogue
 from bot.sandbox import SANDBOX_USER
-from candour.app import run_sandbox
+from candour.app import desk_config, run_sandbox
 from candour.settings import Settings
 from desk.app import build_app
 from storage import cases, casework
@@ -71,7 +71,7 @@ async def test_a_desk_message_reaches_the_sandbox_chat_and_the_answer_reaches_th
         report=cases.ReportSubmission(categories=("bullying",), narrative="Jokes at every briefing."),
         contact=str(SANDBOX_USER),
     )
-    app = build_app(vault, settings)
+    app = build_app(vault, desk_config(settings))
     officer = client_for(app)
     await give_password(vault, "alice")
     assert (await officer.sign_in("alice")).status_code == 200
