@@ -81,7 +81,10 @@ def make_report(narrative_bytes: int, evidence_bytes: int) -> cases.ReportSubmis
     )
     narrative = (sentence * (narrative_bytes // len(sentence) + 1))[:narrative_bytes]
     evidence = cases.Evidence(
-        filename="screenshot.png", media_type="image/png", content=os.urandom(evidence_bytes)
+        filename="screenshot.png",
+        media_type="image/png",
+        content=os.urandom(evidence_bytes),
+        metadata_kept=False,
     )
     return cases.ReportSubmission(
         categories=("bullying", "harassment"),

@@ -7,8 +7,8 @@ import contextlib
 import logging
 import re
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from telegram import Bot, BotCommand, Update
@@ -62,6 +62,8 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._waiting: defaultdict[int, int] = defaultdict(int)
+        # Set by webhook mode (bot/webhook.py): the chat's lock in the database, held inside this one.
+        self.shared_lock: Callable[[int], AbstractAsyncContextManager[None]] | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
@@ -76,7 +78,10 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         """Hold a chat's turn: also taken by push delivery, which loads and saves the same chat state."""
         self._waiting[chat_id] += 1
         try:
-            async with self._locks[chat_id]:
+            async with (
+                self._locks[chat_id],
+                self.shared_lock(chat_id) if self.shared_lock else contextlib.nullcontext(),
+            ):
                 yield
         finally:
             self._waiting[chat_id] -= 1
@@ -230,8 +235,9 @@ def register(application: Application) -> None:
     application.add_error_handler(on_error)
 
 
-async def start_services(application: Application) -> None:
-    """After `application.initialize()`: register the commands and schedule push delivery.
+async def start_services(application: Application, *, follow_up: bool = True) -> None:
+    """After `application.initialize()`: register the commands and schedule push delivery (and, with
+    `follow_up`, check-ins and deadlines too, for when no dispatcher process runs beside this one).
 
     Why not ApplicationBuilder.post_init: python-telegram-bot calls that only from run_polling and
     run_webhook, and Candour starts the application itself (beside the sandbox or the desk).
@@ -268,7 +274,8 @@ async def start_services(application: Application) -> None:
     if application.job_queue is not None:
         interval = application.bot_data["delivery_interval"]
         application.job_queue.run_repeating(_deliver, interval=interval, first=0.5, name="deliver")
-        application.job_queue.run_repeating(_follow_up, interval=interval, first=1.0, name="follow-up")
+        if follow_up:
+            application.job_queue.run_repeating(_follow_up, interval=interval, first=1.0, name="follow-up")
         application.job_queue.run_repeating(_expire_drafts, interval=600, first=60, name="expire-drafts")
 
 

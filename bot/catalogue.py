@@ -6,6 +6,7 @@ means adding a catalogue: any key it lacks falls back to English, so a partial t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import re
@@ -138,13 +139,35 @@ def read_entries(po: Path) -> tuple[dict[str, Entry], int]:
 
 
 def policy_sources(document: object) -> dict[str, tuple[str, ...]]:
-    """The policy's own words that a catalogue may translate: `category.<id>` -> the policy's label, and
-    `support.<id>.name` and `.contact` -> a support entry's (bot/support.py)."""
+    """The policy's own words that a catalogue may translate: `category.<id>` -> the policy's label,
+    `unit.<id>` -> a unit's name, and `support.<id>.name` and `.contact` -> a support entry's
+    (bot/support.py)."""
     sources = {f"category.{c.id}": (c.label,) for c in getattr(document, "categories", ())}
+    sources |= {f"unit.{u.id}": (u.name,) for u in getattr(document, "units", ())}
     for entry in getattr(document, "support", ()):
         sources[f"support.{entry.id}.name"] = (entry.name,)
         sources[f"support.{entry.id}.contact"] = (entry.contact,)
     return sources
+
+
+@functools.cache
+def _starter_sources() -> dict[str, tuple[str, ...]]:
+    from policies.loader import starter_policy
+
+    return policy_sources(starter_policy())
+
+
+def policy_label(t: Translator, key: str, own: str) -> str:
+    """A name from the policy (`unit.<id>`, `category.<id>`) in the reader's language: the catalogue's
+    translation when it was made from this very name (the starter policy's), else the policy's own words.
+
+    Why: a force may keep a starter id (`north-bcu`) and rename the unit; the translation of the
+    starter's name would then name another unit, so the force's own name is shown instead.
+    """
+    if _starter_sources().get(key) != (own,):
+        return own
+    text = t(key)
+    return own if text == key else text
 
 
 def problems(root: Path, language: str, extra: Mapping[str, tuple[str, ...]] = {}) -> list[str]:
@@ -154,7 +177,8 @@ def problems(root: Path, language: str, extra: Mapping[str, tuple[str, ...]] = {
     sources = {k: e.forms for k, e in english.items()} | dict(extra)
     plurals = {k for k, e in english.items() if e.plural}
     entries, nplurals = read_entries(_po(root, language))
-    found = [f"missing: {k}" for k in english if k not in entries]
+    # Why the policy's words too: the starter policy's labels are shown to reporters like any message.
+    found = [f"missing: {k}" for k in sources if k not in entries]
     for key, entry in entries.items():
         if key not in sources:
             found.append(f"not in English: {key}")

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from bot import support
 from bot.catalogue import Translator
+from bot.delivery import recall_language
 from bot.turn import Turn
 from storage import followup, links
 from storage.errors import InputError, NotFoundError
-
-_THANKS = {
-    "stop": "checkin.thanks.stop",
-}
 
 
 async def on_answer(turn: Turn, arg: str, message_id: int) -> str | None:
@@ -27,12 +24,16 @@ async def on_answer(turn: Turn, arg: str, message_id: int) -> str | None:
         return turn.t("checkin.closed")
     except InputError:
         return turn.t("button.stale")
+    if recall_language(turn.state, turn.catalogue, done.language):
+        turn.t = turn.catalogue.for_language(turn.state.language)
     if answer == "retaliation":
         said = retaliation_told(turn.t, done)
     elif answer == "worse":
         said = worse_told(turn.t, done)
+    elif answer == "stop":
+        said = turn.t("checkin.thanks.stop")
     else:
-        said = turn.t(_THANKS.get(answer, "checkin.thanks"))
+        said = thanks_told(turn.t, done)
     if answer in ("retaliation", "worse") and (offered := support.text(turn)):
         said = f"{said}\n\n{offered}"
     await turn.edit(message_id, said)
@@ -74,6 +75,12 @@ def who_is_told(t: Translator, done: followup.AnswerResult) -> str:
     if done.readers:
         return t("checkin.retaliation.seen_in_desk")
     return t("checkin.retaliation.no_reader")
+
+
+def thanks_told(t: Translator, done: followup.AnswerResult) -> str:
+    """The thanks for "better" or "no change", from the vault's account: "gone to the team" only when an
+    officer can read the case now; else that it is kept with the report until someone is given access."""
+    return t("checkin.thanks" if done.readers else "checkin.thanks.kept")
 
 
 def worse_told(t: Translator, done: followup.AnswerResult) -> str:

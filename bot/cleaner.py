@@ -76,7 +76,7 @@ class CleanerLimits:
     memory_bytes: int = 1536 * 1024 * 1024  # RLIMIT_AS
     cpu_seconds: int = 60  # RLIMIT_CPU
     wall_seconds: float = 90.0  # parent kills after this
-    output_bytes: int = MAX_BYTES + (1 << 20)  # parent reads no more than this
+    output_bytes: int = MAX_BYTES + (1 << 20)  # parent reads no more than this (the outbox's length)
     concurrency: int = 2  # files cleaned at once
 
     def __post_init__(self) -> None:
@@ -260,7 +260,7 @@ class Cleaner:
         """A worker from the running zygote, or None (and that zygote dropped) if it would not fork one."""
         zygote = await self._living_zygote()
         try:
-            return await zygote.fork()
+            return await zygote.fork(self.limits.output_bytes)
         except StartError:
             await self._drop_zygote(zygote)
             return None

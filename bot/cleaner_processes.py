@@ -3,8 +3,9 @@
 The zygote (bot.evidence.zygote) is the bot's child, started by exec with a Unix socket as its only
 descriptor. A worker is the pair the zygote forks for one file: the relay (outside the file's
 namespaces, holding the status pipe) and the reader (the first process of the file's PID namespace,
-holding the request and answer pipes). Neither is the bot's child, so the bot holds a pidfd for each,
-checked against /proc (bot/cleaner_wire.pidfd_of_child), and kills the reader by it.
+holding the request and answer pipes and the two memfds the file goes in and out by, its inbox and
+outbox: bot.evidence.protocol). Neither is the bot's child, so the bot holds a pidfd for each, checked
+against /proc (bot/cleaner_wire.pidfd_of_child), and kills the reader by it.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from bot.evidence import EvidenceError, protocol
 
 log = logging.getLogger("bot.cleaner")
 
-_F_SETPIPE_SZ = 1031
-_PIPE_BYTES = 1 << 20
 STATUS_SECONDS = 5.0  # how long a worker that stopped answering has to say how it ended
 
 
@@ -135,28 +134,40 @@ class Zygote:
             return False
         return self.pidfd is None or not _ended_now(self.pidfd)
 
-    async def fork(self) -> Worker:
-        """Have the zygote fork a worker for one file, and take hold of both its processes."""
+    async def fork(self, output_bytes: int) -> Worker:
+        """Have the zygote fork a worker for one file, and take hold of both its processes.
+
+        The inbox is made empty, to be written and sealed when the file comes (`Worker.ask`); the outbox
+        is made `output_bytes` long (sparse: no memory until written) with sealing refused, so that the
+        reader can neither grow it past the limit (it may write no file) nor seal it against the bot.
+        """
         ends = [os.pipe2(os.O_CLOEXEC) for _ in range(3)]  # request, answer, status
         (request_in, request_out), (answer_in, answer_out), (status_in, status_out) = ends
-        for fd in (request_out, answer_in):
-            # Why larger pipes: 1 MiB moves a 20 MB file in twenty wake-ups each way instead of 320;
-            # where the system will not grant it the default stays.
-            with contextlib.suppress(OSError):
-                fcntl.fcntl(fd, _F_SETPIPE_SZ, _PIPE_BYTES)
+        ours = [request_out, answer_in, status_in]
         theirs = [request_in, answer_out, status_out]
         try:
-            await _send_fds(self.control, protocol.FORK, theirs)
+            inbox = os.memfd_create("candour-file", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+            ours.append(inbox)
+            outbox = os.memfd_create("candour-cleaned", os.MFD_CLOEXEC)
+            ours.append(outbox)
+            os.ftruncate(outbox, output_bytes)
+            await _send_fds(self.control, protocol.FORK, [*theirs, inbox, outbox])
         except BaseException as error:
-            for fd in (request_out, answer_in, status_in):
+            for fd in ours:
                 os.close(fd)
             if isinstance(error, OSError):
-                raise StartError("the zygote took no request") from None
+                raise StartError("no memfds for the file, or the zygote took no request") from None
             raise
         finally:
             for fd in theirs:
                 os.close(fd)
-        worker = await Worker.connect(request_out, answer_in, status_in, zygote=self)
+        try:
+            worker = await Worker.connect(request_out, answer_in, status_in, zygote=self)
+        except BaseException:
+            os.close(inbox)  # the pipes' ends are closed by connect itself
+            os.close(outbox)
+            raise
+        worker.inbox, worker.outbox = inbox, outbox
         try:
             await worker.started(self.process.pid)
         except BaseException:
@@ -206,7 +217,7 @@ def _settle_once(future: asyncio.Future[None]) -> None:
 
 
 class Worker:
-    """One file's relay and reader, as pipes and pidfds."""
+    """One file's relay and reader, as pipes, memfds and pidfds."""
 
     def __init__(
         self,
@@ -224,6 +235,8 @@ class Worker:
         self.reader_pid = 0
         self.isolated = zygote.isolated
         self.ended_by_bot = False
+        self.inbox = -1  # memfds (bot.evidence.protocol), closed by the time the worker is killed
+        self.outbox = -1
 
     @classmethod
     async def connect(cls, request_out: int, answer_in: int, status_in: int, *, zygote: Zygote) -> Worker:
@@ -284,9 +297,15 @@ class Worker:
         """One request and its answer within the wall time; a refusal becomes EvidenceError."""
         try:
             async with asyncio.timeout(wall_seconds):
-                await self._send(request, content)
+                try:
+                    self._post(content)
+                except OSError:
+                    raise CleanerUnavailableError() from None  # the machine's memory, not the file
+                self.requests.write(protocol.head(request, len(content)))
+                await self.requests.drain()
                 self.requests.close()
-                header, body = await wire.read(self.answers, output_bytes)
+                header, size = await wire.read_head(self.answers, output_bytes)
+                body = wire.read_outbox(self.outbox, size, output_bytes)
         except TimeoutError:
             await self.kill()
             raise wire.refusal("TOO_SLOW") from None
@@ -298,20 +317,32 @@ class Worker:
                 # with it, by PDEATHSIG); no reader can reach the zygote, so the file did not do it.
                 raise CleanerUnavailableError() from None
             raise EvidenceError(sentence) from None
+        finally:
+            self._close_boxes()
         return wire.answer(header), body
 
-    async def _send(self, request: dict[str, Any], content: bytes) -> None:
-        """The request frame, the file a chunk at a time.
+    def _post(self, content: bytes) -> None:
+        """The file into the inbox, once, then sealed for good, and the bot's descriptor closed.
 
-        Why chunks: a pipe transport copies whatever the pipe does not take at once into a buffer of
-        its own, so one write of a 20 MB file would hold it twice; a chunk at a time holds one more MiB.
+        Why sealed: from here the bytes the reader reads are the bytes the bot sent, whoever holds the
+        memfd (the reader's copy can write nothing, nor grow or shrink it). Why now, and safe: the
+        reader has not yet been told there is a file, so it is still the zygote's pristine copy, and has
+        no writable mapping that sealing would have to wait for. Why in one write, in the event loop:
+        a memfd takes the whole file in one call (milliseconds), with no chunks to copy or wake-ups.
         """
-        self.requests.write(protocol.head(request, len(content)))
         view = memoryview(content)
-        for start in range(0, len(view), wire.CHUNK):
-            self.requests.write(view[start : start + wire.CHUNK])
-            await self.requests.drain()
-        await self.requests.drain()
+        while view:
+            view = view[os.write(self.inbox, view) :]
+        fcntl.fcntl(self.inbox, fcntl.F_ADD_SEALS, protocol.INBOX_SEALS)
+        os.close(self.inbox)
+        self.inbox = -1
+
+    def _close_boxes(self) -> None:
+        for fd in (self.inbox, self.outbox):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.inbox = self.outbox = -1
 
     async def _death(self) -> str:
         """Why the reader stopped answering, as the sentence for the reporter (cleaner_wire.death)."""
@@ -327,6 +358,7 @@ class Worker:
         """End the reader for certain, its whole PID namespace with it, and the relay; harmless if they have
         gone already. The pidfds are closed whatever happens, a cancellation included."""
         self.ended_by_bot = True
+        self._close_boxes()
         reader, self.reader = self.reader, None
         relay, self.relay = self.relay, None
         try:

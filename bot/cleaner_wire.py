@@ -4,9 +4,9 @@ Threat (bot/cleaner.py says why workers exist): the worker may be the attacker's
 it was reading. So nothing it sends is trusted for its own sake: a frame is refused past its size limits
 before anything is allocated for it; the header must be a JSON object (never pickle, which would run
 code in the bot); a refusal must name one of the known sentences (bot.evidence.protocol.ERRORS), never
-carry text of the worker's choosing; findings are rebuilt as Finding objects within their kinds and
-lengths; a file name must be one safe path segment; the numbers a relay gives for itself and for the
-reader inside the file's PID namespace are used only once /proc shows the relay is the zygote's child
+carry text of the worker's choosing; findings are rebuilt as Finding objects from known phrase ids, within
+their kinds and lengths; a file name must be one safe path segment; the numbers a relay gives for itself
+and for the reader inside the file's PID namespace are used only once /proc shows the relay is the zygote's child
 and the reader the relay's. Anything else is DAMAGED. The worst a lying worker can do is lie about the
 one file it was given.
 """
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.evidence import KINDS, MAX_SUMMARY, Cleaned, EvidenceError, Finding
+from bot.evidence.phrases import SAYABLE
 from bot.evidence.protocol import ERRORS, EXIT_MEMORY, EXIT_SLOW, MAX_HEADER, PREFIX, VERSION
 
 MAX_FINDINGS = 500
@@ -53,30 +54,35 @@ def refusal(name: str) -> EvidenceError:
 
 async def read(reader: asyncio.StreamReader, max_body: int) -> tuple[dict[str, Any], bytes]:
     """One frame from the worker, read no further than MAX_HEADER and `max_body`."""
+    header, body_size = await read_head(reader, max_body)
+    return header, await reader.readexactly(body_size)
+
+
+async def read_head(reader: asyncio.StreamReader, max_body: int) -> tuple[dict[str, Any], int]:
+    """A frame's header and the length it gives its body, refused (TOO_COMPLEX) past MAX_HEADER or
+    `max_body` before anything is read for it."""
     header_size, body_size = PREFIX.unpack(await reader.readexactly(PREFIX.size))
     if header_size > MAX_HEADER or body_size > max_body:
         raise refusal("TOO_COMPLEX")
     raw = await reader.readexactly(header_size)
-    return _header(raw), await _body(reader, body_size)
+    return _header(raw), body_size
 
 
-CHUNK = 1 << 20
+def read_outbox(outbox: int, size: int, max_body: int) -> bytes:
+    """An answer's body: the first `size` bytes of the outbox memfd, as hostile as a pipe's bytes.
 
-
-async def _body(reader: asyncio.StreamReader, size: int) -> bytes:
-    """`size` bytes, read a chunk at a time.
-
-    Why not readexactly: it gathers the whole body in the stream's buffer and then copies it out twice
-    (a slice, then bytes), three copies of a 20 MB file at once; chunks joined are two, briefly.
+    Threat: the reader writes the outbox and may still be running. So its size is checked against the
+    limit before anything is read (the bot made it that size and sealing it was refused, so it can only
+    have shrunk), the bytes are copied out once with pread (never mapped: a reader that shrinks the
+    memfd would then kill the bot with SIGBUS), and a short read is DAMAGED. What the reader wrote is
+    then only what a pipe could have carried: bytes it chose, never more than `max_body`.
     """
-    chunks, left = [], size
-    while left:
-        chunk = await reader.read(min(left, CHUNK))
-        if not chunk:
-            raise asyncio.IncompleteReadError(b"".join(chunks), size)
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+    if size > max_body or os.fstat(outbox).st_size > max_body:
+        raise refusal("TOO_COMPLEX")
+    body = os.pread(outbox, size, 0) if size else b""
+    if len(body) != size:
+        raise refusal("DAMAGED")
+    return body
 
 
 def _header(raw: bytes) -> dict[str, Any]:
@@ -226,21 +232,32 @@ def _filename(value: object) -> str:
 
 
 def _findings(value: object) -> tuple[Finding, ...]:
-    """Finding objects rebuilt from [kind, summary] pairs; Finding itself checks kind and length."""
+    """Finding objects rebuilt from [kind, phrase, value, inside, removed, count] lists.
+
+    Why each field: the phrase must be a known message id (never words of the worker's choosing), the
+    value short and already safe to show, the rest of their types; Finding itself refuses a value with
+    control or bidirectional characters, and checks kind, inside and count.
+    """
     if not isinstance(value, list) or len(value) > MAX_FINDINGS:
         raise refusal("DAMAGED")
-    out = []
-    for item in value:
-        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)):
-            raise refusal("DAMAGED")
-        kind, summary = item
-        if kind not in KINDS or len(summary) > MAX_SUMMARY:
-            raise refusal("DAMAGED")
-        try:
-            out.append(Finding(kind, summary))
-        except ValueError:
-            raise refusal("DAMAGED") from None
-    return tuple(out)
+    return tuple(_finding(item) for item in value)
+
+
+_FIELD_TYPES = (str, str, str, str, bool, int)
+
+
+def _finding(item: object) -> Finding:
+    if not isinstance(item, list) or len(item) != len(_FIELD_TYPES):
+        raise refusal("DAMAGED")
+    if not all(type(field) is wanted for field, wanted in zip(item, _FIELD_TYPES, strict=True)):
+        raise refusal("DAMAGED")
+    kind, phrase, shown, inside, removed, count = item
+    if kind not in KINDS or phrase not in SAYABLE or len(shown) > MAX_SUMMARY:
+        raise refusal("DAMAGED")
+    try:
+        return Finding(kind, phrase, shown, inside, removed, count)
+    except ValueError:
+        raise refusal("DAMAGED") from None
 
 
 def _problem(value: object) -> str | None:
@@ -261,6 +278,8 @@ __all__ = [
     "examined",
     "pidfd_of_child",
     "read",
+    "read_head",
+    "read_outbox",
     "ready",
     "refusal",
 ]

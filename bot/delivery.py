@@ -18,7 +18,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot import sending, state
 from bot.catalogue import Catalogue
-from storage import cases, outbox
+from storage import contact as contacts
+from storage import outbox
 from storage.errors import DatabaseUnavailableError, DecryptionError
 from storage.models import OutboxEntry
 from storage.vault import Vault
@@ -58,7 +59,7 @@ async def deliver_due(
     for entry in entries:
         assert entry.id is not None and entry.case_id is not None
         try:
-            contact = await cases.open_contact(vault, case_id=entry.case_id)
+            contact = await contacts.read(vault, case_id=entry.case_id)
         except DecryptionError:
             # Most likely the relay key was rotated and this process still has the old keyring: leave the
             # message for a restarted process rather than destroy it.
@@ -70,13 +71,31 @@ async def deliver_due(
         if contact is None:
             await outbox.finish(vault, entry_id=entry.id, status="failed", error="no contact handle")
             continue
-        async with (chat_lock or no_lock)(int(contact)):
-            sent += await _notify(vault, bot, catalogue, entry=entry, chat_id=int(contact))
+        async with (chat_lock or no_lock)(int(contact.chat)):
+            sent += await _notify(vault, bot, catalogue, entry=entry, contact=contact)
     return sent
 
 
-async def _notify(vault: Vault, bot: Bot, catalogue: Catalogue, *, entry: OutboxEntry, chat_id: int) -> int:
+def recall_language(chat_state: state.ChatState, catalogue: Catalogue, sealed: str | None) -> bool:
+    """Make the language sealed with a case's contact handle the chat's own, if it has none; True if so.
+
+    Why: the chat's sealed state forgets its language 72 hours after the chat last changed
+    (state.TRAIL_LIFETIME), and a check-in comes days later; the language sealed with the handle at
+    submission (storage.contact) lets a Welsh reporter be spoken to in Welsh. Why the chat's own choice
+    first: it is the newer (a /language after the report).
+    """
+    if chat_state.language is not None or sealed not in catalogue.languages:
+        return False
+    chat_state.language = sealed
+    return True
+
+
+async def _notify(
+    vault: Vault, bot: Bot, catalogue: Catalogue, *, entry: OutboxEntry, contact: contacts.Contact
+) -> int:
+    chat_id = int(contact.chat)
     chat_state = await state.load(vault, chat_id)
+    recall_language(chat_state, catalogue, contact.language)
     t = catalogue.for_language(chat_state.language)
     assert entry.id is not None
     markup = InlineKeyboardMarkup(

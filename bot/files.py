@@ -9,15 +9,15 @@ bot.evidence here: the parsers that read a file run in a worker process that hol
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telegram import Bot, Message
 from telegram.error import TelegramError
 
-from bot import evidence, words
+from bot import evidence, finding_words, words
 from bot.catalogue import Translator
 from bot.cleaner import UNAVAILABLE, Cleaner, IsolationError
-from bot.evidence import KINDS, Finding, names
+from bot.evidence import KINDS, Finding, names, phrases
 from bot.state import CANNOT_CLEAN_TYPE, CANNOT_CLEAN_UNSAFE, EvidenceAnswer
 from storage import text as text_rules
 from storage.cases import Evidence
@@ -46,7 +46,7 @@ class Prepared:
     """
 
     evidence: Evidence
-    removed: tuple[str, ...]  # summaries of what cleaning took out (empty: checked, nothing found)
+    removed: tuple[str, ...]  # what cleaning took out, encoded (bot.finding_words; empty: nothing found)
     kept: bool  # sealed as sent, because the reporter chose so
     removed_kinds: tuple[str, ...] = ()  # the kind of each of `removed`, for grouping them when told
 
@@ -154,8 +154,8 @@ async def examine(bot: Bot, cleaner: Cleaner, answer: EvidenceAnswer) -> Evidenc
     shown = {f for f in distinct([*examined.findings, *examined.removed]) if not names.about_the_name(f)}
     findings = [f for f in examined.findings if f in shown]
     answer.findings, answer.finding_kinds, answer.findings_more = bounded(findings, MAX_FINDINGS)
-    seen = {finding.summary for finding in findings}
-    parts = [f for f in examined.removed if f in shown and f.summary not in seen]
+    seen = set(findings)
+    parts = [f for f in examined.removed if f in shown and f not in seen]
     answer.parts, answer.part_kinds, answer.parts_more = bounded(parts, MAX_PARTS)
     answer.cleanable = examined.cleanable and examined.problem is None
     if not examined.cleanable and examined.media_type not in names.CLEANED_TYPES:
@@ -196,7 +196,7 @@ async def prepare(bot: Bot, cleaner: Cleaner, answer: EvidenceAnswer) -> Prepare
             caption=answer.caption,
         )
         told = distinct(cleaned.removed)
-        summaries = tuple(found.summary for found in told)
+        summaries = tuple(finding_words.encode(found) for found in told)
         kinds = tuple(found.kind for found in told)
         return Prepared(stored, summaries, kept=False, removed_kinds=kinds)
     # Kept as sent: the reporter chose to keep the details, or to keep a file Candour cannot clean after
@@ -241,13 +241,14 @@ _FALLBACK_PER_KIND = (PER_KIND, 2, 1)
 
 
 def bounded(found: Iterable[Finding], total: int) -> tuple[list[str], list[str], dict[str, int]]:
-    """At most PER_KIND distinct summaries of each kind, `total` in all, in the order of KINDS: the
-    summaries, the kind of each, and per kind how many were left out."""
+    """At most PER_KIND distinct findings of each kind, `total` in all, in the order of KINDS: the
+    findings encoded for the draft (bot.finding_words), the kind of each, and per kind how many were left
+    out."""
     by_kind: dict[str, list[str]] = {}
     for item in found:
         group = by_kind.setdefault(item.kind, [])
-        if item.summary not in group:
-            group.append(item.summary)
+        if finding_words.encode(item) not in group:
+            group.append(finding_words.encode(item))
     summaries: list[str] = []
     kinds: list[str] = []
     more: dict[str, int] = {}
@@ -261,25 +262,21 @@ def bounded(found: Iterable[Finding], total: int) -> tuple[list[str], list[str],
     return summaries, kinds, more
 
 
-_GENERIC = "a detail saved in the file ("
-_REMOVED = " (removed)"
+_GENERIC = phrases.ID_OF["a detail saved in the file"]
 
 
 def distinct(found: Iterable[Finding]) -> list[Finding]:
     """The findings without the ones another already says: "X" beside "X (removed)" keeps "X", and "a
     detail saved in the file (V)" goes when another entry already shows V (a MOV's model, twice)."""
     items = list(dict.fromkeys(found))
-    summaries = {item.summary for item in items}
-    shown = [item.summary for item in items if not item.summary.startswith(_GENERIC)]
+    present = set(items)
+    shown = {item.value for item in items if item.phrase != _GENERIC and item.value}
     kept: list[Finding] = []
     for item in items:
-        text = item.summary
-        if text.endswith(_REMOVED) and text[: -len(_REMOVED)] in summaries:
+        if item.removed and replace(item, removed=False) in present:
             continue
-        if text.startswith(_GENERIC) and text.endswith(")"):
-            value = f"({text[len(_GENERIC) : -1]})"
-            if any(value in other for other in shown):
-                continue
+        if item.phrase == _GENERIC and item.value and item.value in shown:
+            continue
         kept.append(item)
     return kept
 
@@ -306,7 +303,7 @@ def _listed(
     lines: list[str] = []
     for kind in sorted(groups, key=_kind_order):
         shown = groups[kind][:per_kind]
-        lines.extend(f"- {summary}" for summary in shown)
+        lines.extend(f"- {finding_words.told(t, summary)}" for summary in shown)
         hidden = len(groups[kind]) - len(shown) + (more or {}).get(kind, 0)
         if hidden:
             key = "report.evidence.more" if shown else "report.evidence.more.other"

@@ -18,7 +18,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot import sending, state
 from bot.catalogue import Catalogue
-from bot.delivery import ChatLock, no_lock
+from bot.delivery import ChatLock, no_lock, recall_language
 from storage import casework, drafts, followup, outbox, throttle
 from storage.clock import coarsen
 from storage.errors import DatabaseUnavailableError, DecryptionError
@@ -144,6 +144,7 @@ class Dispatcher:
         chat_id = int(plan.chat)
         async with (self.chat_lock or no_lock)(chat_id):
             chat_state = await state.load(self.vault, chat_id)
+            recall_language(chat_state, self.catalogue, plan.language)
             t = self.catalogue.for_language(chat_state.language)
             buttons = [
                 [

@@ -17,7 +17,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot import checkins, report_flow, state, status_flow, words
+from bot import checkins, language, report_flow, state, status_flow, words
 from bot.catalogue import Catalogue
 from bot.cleaner import Cleaner
 from bot.turn import Turn
@@ -297,8 +297,7 @@ async def on_cancel(turn: Turn, update: Update) -> None:
 @with_turn
 async def on_language(turn: Turn, update: Update) -> None:
     _remember(turn, update)
-    rows = [[(name, f"x|lang|{code}")] for code, name in _languages(turn)]
-    await turn.say(turn.t("language.choose"), rows)
+    await language.choose(turn)
 
 
 def _languages(turn: Turn) -> list[tuple[str, str]]:
@@ -443,14 +442,12 @@ async def _global_button(turn: Turn, action: str, arg: str, message_id: int) -> 
         return await status_flow.reply_pushed(turn, arg)
     if action == "ci":
         return await checkins.on_answer(turn, arg, message_id)
-    if action in ("lang", "intro") and arg in turn.catalogue.languages:
-        # Why in the sealed chat state only: the choice is the one language fact kept, never in clear.
-        turn.state.language = arg
-        turn.t = turn.catalogue.for_language(arg)
-        if action == "intro":  # chosen on the start message: that message now reads in the language
-            await turn.edit(message_id, turn.t("start.intro"), _start_keyboard(turn))
-        else:
-            await turn.say(turn.t("language.set"))
+    if action == "lang":
+        return await language.chosen(turn, arg)
+    if action == "intro" and arg in turn.catalogue.languages:
+        # Chosen on the start message: that message now reads in the language (see bot.language).
+        language.remember(turn, arg)
+        await turn.edit(message_id, turn.t("start.intro"), _start_keyboard(turn))
         return None
     return turn.t("button.stale")
 

@@ -63,7 +63,7 @@ def _unit_rows(turn: Turn, action: str) -> Keyboard:
     rows: Keyboard = []
     row: list[tuple[str, str]] = []
     for unit in turn.policy.units:
-        row.append((unit.name, turn.data(action, unit.id)))
+        row.append((questions.unit_label(turn, unit.id), turn.data(action, unit.id)))
         if len(row) == 2:
             rows.append(row)
             row = []
@@ -245,7 +245,7 @@ async def _person_note(turn: Turn, person: PersonAnswer, step: str, text: str) -
     else:
         rows = [*_unit_rows(turn, "punit"), [(t("button.dont_know"), turn.data("punit"))]]
         found = typed_match.unit(turn, text)
-        label = next((u.name for u in turn.policy.units if u.id == found), "")
+        label = questions.unit_label(turn, found) if found else ""
         action, match_key, noted_key = "punit", "report.person.unit.match", "report.person.unit.noted"
     if len(turn.state.trail) >= 2:
         # The question just answered in words (the message before the reporter's): its buttons go, so
@@ -396,6 +396,8 @@ async def submit(turn: Turn) -> None:
     the finished draft (idle, holding the receipt code sealed) are one commit, so a restart either finds
     the draft still at review (nothing was stored: Submit again) or finished with the receipt to show; the
     draft's submission key makes a second handling of the same draft (another replica) return that case.
+    While it holds the code the finished draft outlives the chat's usual 72 hours: it is kept as long as
+    the case's retention (storage.drafts.finish_sync), so a reporter back weeks later is still shown it.
     """
     t = turn.t
     progress = await turn.say(t("report.submitting"))
@@ -428,6 +430,7 @@ async def submit(turn: Turn) -> None:
                 turn.vault,
                 report=report,
                 contact=str(turn.chat_id),
+                language=turn.t.language,
                 submission_key=turn.state.submission_key or None,
                 draft=finish,
             )

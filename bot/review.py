@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot import questions
+from bot.catalogue import policy_label
 from bot.state import PersonAnswer
 from bot.turn import Keyboard, Turn
 
@@ -12,12 +13,9 @@ EDITABLE = ("categories", "narrative", "when", "where", "people", "witnesses", "
 
 
 def category_label(turn: Turn, category_id: str) -> str:
-    """A category as the catalogue names it, else as the policy does."""
-    key = f"category.{category_id}"
-    text = turn.t(key)
-    if text != key:
-        return text
-    return next((c.label for c in turn.policy.categories if c.id == category_id), category_id)
+    """A category in the reader's language for a starter category, else as the policy names it."""
+    label = next((c.label for c in turn.policy.categories if c.id == category_id), category_id)
+    return policy_label(turn.t, f"category.{category_id}", label)
 
 
 def keyboard(turn: Turn) -> Keyboard:
@@ -47,7 +45,7 @@ def summary(turn: Turn) -> str:
     narrative = "\n".join(s.narrative)
     if len(narrative) > 1200:
         narrative = narrative[:1200] + " …"
-    where = s.where or next((u.name for u in turn.policy.units if u.id == s.location_unit), "") or none
+    where = s.where or (questions.unit_label(turn, s.location_unit) if s.location_unit else "") or none
     people = "; ".join(_person_text(turn, p) for p in s.people) or none
     when = t(f"when.{s.when}") if s.when in WHEN_CHOICES else (s.when or none)
     if s.when and s.when not in WHEN_CHOICES:
@@ -71,7 +69,7 @@ def summary(turn: Turn) -> str:
 
 
 def _person_text(turn: Turn, person: PersonAnswer) -> str:
-    unit = next((u.name for u in turn.policy.units if u.id == person.unit), "")
+    unit = questions.unit_label(turn, person.unit) if person.unit else ""
     role = (
         questions.role_label(turn, person.role)
         if person.role and person.role != questions.UNKNOWN_ROLE

@@ -67,8 +67,9 @@ CANNOT_CLEAN_UNSAFE = "unsafe"
 class EvidenceAnswer:
     """A file the reporter sent, still on Telegram's servers until submission.
 
-    What the cleaner found is kept as the plain-language summaries the reporter was shown (never the
-    bytes): it may name a place or a phone, so it lives only in the sealed draft and is never logged.
+    What the cleaner found is kept as its findings, each a phrase id with its shown value encoded by
+    bot.finding_words (never the bytes), so it is said in the language the reporter reads when shown: it
+    may name a place or a phone, so it lives only in the sealed draft and is never logged.
     """
 
     file_id: str
@@ -105,7 +106,9 @@ class ChatState:
     token: str = ""
     editing: bool = False
     # The language the reporter chose (/start's row or /language): a catalogue's folder name. Telegram's own
-    # language code is read per update and never kept here or anywhere.
+    # language code is read per update and never kept here or anywhere. This state lives 72 hours, so the
+    # language is also sealed with each case's contact handle (storage/contact.py), and a check-in or a
+    # pushed message days later puts it back here (bot.delivery.recall_language).
     language: str | None = None
     categories: list[str] = field(default_factory=list)
     narrative: list[str] = field(default_factory=list)

@@ -7,9 +7,11 @@ from __future__ import annotations
 from telegram import Message
 
 from bot import evidence_flow, files, words
+from bot.delivery import recall_language
 from bot.state import EvidenceAnswer
 from bot.turn import Turn
 from storage import cases, outbox, throttle
+from storage import contact as contacts
 from storage import text as text_rules
 from storage.errors import NotFoundError, ReceiptTypoError, ThrottledError, UnknownReceiptError
 
@@ -212,8 +214,11 @@ async def read_pushed(turn: Turn, entry_id: int, message_id: int) -> str | None:
         or not entry.case_id
     ):
         return turn.t("push.gone")
-    if await cases.open_contact(turn.vault, case_id=entry.case_id) != str(turn.chat_id):
+    found = await contacts.read(turn.vault, case_id=entry.case_id)
+    if found is None or found.chat != str(turn.chat_id):
         return turn.t("button.stale")
+    if recall_language(turn.state, turn.catalogue, found.language):
+        turn.t = turn.catalogue.for_language(turn.state.language)
     text = notice_text(turn, entry.detail.get("reason")) or outbox.open_reporter_payload(turn.vault, entry)
     turn.state.inbox[str(entry_id)] = entry.case_id
     await turn.edit(

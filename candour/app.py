@@ -394,8 +394,9 @@ def build_cleaner(settings: Settings, *, sandbox: bool = False) -> Cleaner:
     return Cleaner(limits, require_isolation=settings.cleaner_require_isolation and not sandbox)
 
 
-async def serve_bot(settings: Settings, vault: Vault, *, stop: asyncio.Event) -> None:
-    """Run the bot against Telegram (or CANDOUR_TELEGRAM_API_URL) with long polling until `stop` is set."""
+async def serve_bot(settings: Settings, vault: Vault, *, stop: asyncio.Event, follow_up: bool = True) -> None:
+    """Run the bot against Telegram (or CANDOUR_TELEGRAM_API_URL) with long polling until `stop` is set;
+    with `follow_up` it also carries out check-ins and deadlines (without, `candour serve dispatch` does)."""
     assert settings.telegram_token is not None
     # Why started before the bot: its first worker warms while the bot connects, and with
     # CANDOUR_CLEANER_REQUIRE_ISOLATION a kernel that refuses the namespaces stops the start here.
@@ -407,13 +408,13 @@ async def serve_bot(settings: Settings, vault: Vault, *, stop: asyncio.Event) ->
             api_url=settings.telegram_api_url,
             cleaner=cleaner,
         )
-        await _run_polling(application, stop)
+        await _run_polling(application, stop, follow_up=follow_up)
 
 
-async def _run_polling(application: Application, stop: asyncio.Event) -> None:
+async def _run_polling(application: Application, stop: asyncio.Event, *, follow_up: bool) -> None:
     """Start the application, poll Telegram until `stop` is set, then stop it."""
     async with application:
-        await start_services(application)
+        await start_services(application, follow_up=follow_up)
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(
@@ -436,6 +437,8 @@ def desk_config(settings: Settings) -> DeskConfig:
             threshold=settings.desk_lockout_threshold,
             duration=timedelta(seconds=settings.desk_lockout_seconds),
             base=timedelta(seconds=settings.desk_backoff_base_seconds),
+            device_failures=settings.desk_device_failures,
+            device_lifetime=timedelta(days=settings.desk_device_days),
         ),
         login_attempts_per_minute=settings.desk_login_attempts_per_minute,
         require_totp=settings.desk_require_totp,

@@ -43,6 +43,9 @@ from storage.errors import VaultError
 
 log = logging.getLogger("candour.dispatch")
 
+# The exit status for "cannot run as configured" (sysexits' EX_CONFIG): `candour run`'s supervisor does not
+# start such a process again, since it would only fail the same way.
+EX_CONFIG = 78
 KILL_AFTER_SEND = "CANDOUR_TEST_KILL_AFTER_SEND"
 KILL_BEFORE_SEND = "CANDOUR_TEST_KILL_BEFORE_SEND"
 
@@ -119,7 +122,7 @@ async def run(args: argparse.Namespace) -> int:
         settings = Settings()
     except SettingsFileError as exc:
         print(f"dispatch: {exc}", file=sys.stderr)
-        return 1
+        return EX_CONFIG
     warn_if_keys_with_data(settings)
     try:
         vault = await open_vault(settings)
@@ -142,7 +145,7 @@ async def run(args: argparse.Namespace) -> int:
             await bot.initialize()
         except InvalidToken:
             print("dispatch: Telegram refused the token in CANDOUR_TELEGRAM_TOKEN", file=sys.stderr)
-            return 1
+            return EX_CONFIG
         except NetworkError:
             print(
                 "dispatch: cannot reach the Telegram Bot API (check CANDOUR_TELEGRAM_API_URL)",

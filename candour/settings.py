@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, computed_field, model_validator
+from pydantic import Field, SecretStr, computed_field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -141,6 +142,36 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_api_url: str | None = None
 
+    # Webhook mode (docs/bot.md, "Webhook mode"): with webhook_url set, `candour serve intake` serves the
+    # Telegram webhook instead of polling. Threat: anyone who can reach the endpoint could forge updates;
+    # Telegram's secret token header (checked in constant time) and a path derived from it keep them out.
+    # Replicas behind one URL must share webhook_secret (or CANDOUR_WEBHOOK_SECRET_FILE): unset, each start
+    # draws its own, which only one replica can answer to.
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=1000,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="The public base URL Telegram posts to; the endpoint's path is added to it",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Telegram's secret_token (32-256 of A-Z a-z 0-9 _ -); default: drawn at each start",
+    )
+    webhook_host: str = Field(default="127.0.0.1", description="Where the intake's webhook server listens")
+    webhook_port: int = Field(default=8471, ge=0, le=65535, description="Its port (0 picks a free one)")
+    webhook_max_connections: int = Field(
+        default=40, ge=1, le=100, description="setWebhook's max_connections: updates Telegram sends at once"
+    )
+    # On PostgreSQL each update in flight holds one connection for its chat's lock (storage/chat_lock.py);
+    # this many per replica, which also bounds the chats one replica handles at once.
+    webhook_lock_connections: int = Field(default=10, ge=1, le=100)
+    webhook_lock_wait_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="How long an update waits for its chat's lock before a retry",
+    )
+
     # The evidence cleaner (bot/cleaner.py): each file is read in a worker process of its own that holds
     # no keys and reaches no network or file. Past these limits the file is refused with a plain sentence
     # and the bot carries on. Threat: a file crafted to exhaust memory or CPU (a decompression bomb, a
@@ -172,6 +203,11 @@ class Settings(BaseSettings):
     desk_lockout_seconds: int = Field(default=15 * 60, ge=1)
     desk_backoff_base_seconds: int = Field(default=30, ge=1)
     desk_login_attempts_per_minute: int = Field(default=20, ge=1)
+    # A browser an officer signed in from keeps a device cookie this long after its last sign-in; its
+    # attempts are counted on their own, so a stranger behind the same address cannot keep her out, and
+    # this many failures in a row revoke it (docs/desk.md).
+    desk_device_days: int = Field(default=30, ge=1, le=365)
+    desk_device_failures: int = Field(default=5, ge=1, le=100)
     # An operator hands the one-time enrolment code over out of band; it expires unused after this.
     desk_enrolment_code_hours: int = Field(default=72, ge=1, le=24 * 30)
     # How often expired sessions (and their unlocked keys) are dropped without waiting for a request.
@@ -207,6 +243,14 @@ class Settings(BaseSettings):
         if isinstance(data, dict) and not data.get("keys_dir"):
             data = {**data, "keys_dir": Path(data.get("data_dir") or DEFAULT_DATA_DIR) / "keys"}
         return data
+
+    @field_validator("webhook_secret", mode="after")
+    @classmethod
+    def _webhook_secret_form(cls, secret: SecretStr | None) -> SecretStr | None:
+        """Refuse a webhook secret Telegram would refuse, or one short enough to guess; never echo it."""
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{32,256}", secret.get_secret_value()):
+            raise ValueError("it must be 32 to 256 characters of A-Z, a-z, 0-9, '_' and '-'")
+        return secret
 
     @model_validator(mode="after")
     def _memory_covers_lanes(self) -> Settings:

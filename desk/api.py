@@ -44,7 +44,7 @@ from desk.schemas import (
 )
 from desk.security import new_token
 from desk.sessions import MAX_UNLOCK_FAILURES, DeskSession
-from storage import case_desk, casework, desk_accounts, officers, queue_view
+from storage import case_desk, casework, desk_accounts, desk_devices, officers, queue_view
 from storage.errors import InputError, InvalidPassphraseError, ThrottledError
 from storage.officers import UnlockedOfficer
 
@@ -92,6 +92,38 @@ def set_csrf_cookie(state: State, response: Response, token: str) -> None:
     )
 
 
+def set_device_cookie(state: State, response: Response, token: str) -> None:
+    """The browser's device cookie, kept across sessions for as long as the device counts."""
+    response.set_cookie(
+        state.cookies.device,
+        token,
+        max_age=int(state.lockout.device_lifetime.total_seconds()),
+        httponly=True,
+        secure=state.cookies.secure,
+        samesite="strict",
+        path="/",
+    )
+
+
+async def sign_in_from(
+    state: State, request: Request, *, login: str, password: str, code: str | None
+) -> tuple[DeskSession, str]:
+    """Throttle, then check a sign-in from this request's client and device cookie (pages and API alike);
+    (the session, the new device token). ThrottledError or SignInRefusedError if refused.
+
+    Why the throttle counts a valid device on its own: a stranger sharing the officer's address would
+    otherwise fill the address's minute for her. Why that is no way around it: only a device the login
+    holds now gets its own bucket, and its failures revoke it (storage.desk_devices).
+    """
+    client, device = client_address(request), request.cookies.get(state.cookies.device)
+    normalised = login.strip().lower()
+    holds = await desk_devices.holds(state.vault, token=device, login=normalised)
+    bucket = f"device:{desk_devices.tag(state.vault, device).hex()}" if holds and device else client
+    if not state.throttle.allow(bucket):
+        raise ThrottledError("too many sign-in attempts from here: wait a minute")
+    return await views.sign_in(state, login=login, password=password, code=code, client=client, device=device)
+
+
 def client_address(request: Request) -> str:
     """The client's address as the desk sees it: the socket's peer, or, when that peer is one of
     desk_trusted_proxies, the client it forwarded for (desk.app; see docs/desk.md)."""
@@ -107,12 +139,11 @@ async def pre_sign_in_token(request: Request, response: Response, state: State) 
 
 @router.post("/session", summary="Sign in with login, password and (once enrolled) TOTP code")
 async def create_session(body: SignInIn, request: Request, response: Response, state: State) -> SessionOut:
-    if not state.throttle.allow(client_address(request)):
-        raise ThrottledError("too many sign-in attempts from here: wait a minute")
-    session = await views.sign_in(
-        state, login=body.login, password=body.password, code=body.code, client=client_address(request)
+    session, device = await sign_in_from(
+        state, request, login=body.login, password=body.password, code=body.code
     )
     set_session_cookie(state, response, session.token)
+    set_device_cookie(state, response, device)
     return _session_out(state, session)
 
 

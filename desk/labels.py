@@ -67,6 +67,7 @@ ACTIONS = {
     "case.escalation-granted": "Escalation queue given access",
     "desk.signed-in": "Signed in to the desk",
     "desk.backing-off": "Sign-in backing off",
+    "desk.device-revoked": "Browser's sign-in cookie revoked",
     "desk.totp-enrolled": "Second factor enrolled",
     "desk.totp-reset": "Second factor reset",
     "desk.password-set": "Desk password set",

@@ -1,20 +1,31 @@
 """Oversight in the desk: the auditor's view of the audit log with its chain verified on screen against
-the newest signed checkpoint, and the dashboard of clear-metadata statistics with small numbers
-suppressed. Pages and JSON API side by side."""
+the newest signed checkpoint (case-bound entries withheld, one case shown at a time on request, and the
+look audited), and the dashboard of clear-metadata statistics counted over the cases the viewer is not
+conflicted out of, with small numbers suppressed. Pages and JSON API side by side."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
 from desk import views
 from desk.api import ERRORS
 from desk.deps import Auditor, DashboardViewer, State, check_csrf
 from desk.pages import render
-from desk.schemas import AuditPageOut, AuditRowOut, CellOut, ChainOut, CheckpointOut, DashboardOut, RateOut
+from desk.schemas import (
+    AuditCaseIn,
+    AuditPageOut,
+    AuditRowOut,
+    CellOut,
+    ChainOut,
+    CheckpointOut,
+    DashboardOut,
+    RateOut,
+)
+from desk.sessions import DeskSession
 from storage import audit_view, dashboard
 
 api_router = APIRouter(prefix="/api", dependencies=[Depends(check_csrf)], responses=ERRORS)
@@ -22,18 +33,25 @@ page_router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=Fa
 
 Before = Annotated[int | None, Query(ge=1)]
 Action = Annotated[str, Query(max_length=48)]
-Reference = Annotated[str, Query(max_length=16)]
 
 
-async def _audit_page(
-    state: State, before: int | None, action: str, reference: str, limit: int = 100
-) -> AuditPageOut:
-    result = await audit_view.page(
-        state.vault, before=before, action=action or None, reference=reference or None, limit=limit
-    )
+def _page_out(result: audit_view.AuditPage, reference: str | None = None) -> AuditPageOut:
     return AuditPageOut(
-        entries=[AuditRowOut(**row.__dict__) for row in result.rows], next_before=result.next_before
+        entries=[AuditRowOut(**row.__dict__) for row in result.rows],
+        next_before=result.next_before,
+        reference=reference,
     )
+
+
+async def _audit_page(state: State, before: int | None, action: str, limit: int = 100) -> AuditPageOut:
+    """The log with every case-bound entry withheld (storage.audit_view)."""
+    return _page_out(await audit_view.page(state.vault, before=before, action=action or None, limit=limit))
+
+
+async def _audit_case(state: State, session: DeskSession, reference: str) -> AuditPageOut:
+    """One case's entries in full, recorded in the log; a conflicted viewer gets the 404 of no such case."""
+    result = await audit_view.reveal(state.vault, viewer=session.officer_id, reference=reference)
+    return _page_out(result, reference=next((r.reference for r in result.rows if r.reference), None))
 
 
 async def _chain(state: State) -> ChainOut:
@@ -76,16 +94,24 @@ def _dashboard_out(data: dashboard.Dashboard) -> DashboardOut:
     )
 
 
-@api_router.get("/audit", summary="The audit log, newest first (auditors)")
+@api_router.get("/audit", summary="The audit log, newest first, case-bound entries withheld (auditors)")
 async def audit_entries(
     _auditor: Auditor,
     state: State,
     before: Before = None,
     action: Action = "",
-    reference: Reference = "",
     limit: Annotated[int, Query(ge=1, le=audit_view.MAX_PAGE)] = 100,
 ) -> AuditPageOut:
-    return await _audit_page(state, before, action, reference, limit)
+    return await _audit_page(state, before, action, limit)
+
+
+@api_router.post(
+    "/audit/case",
+    summary="Every entry of one case in full, by its reference; the look (or a refusal) is itself audited "
+    "(auditors)",
+)
+async def audit_case(auditor: Auditor, state: State, body: AuditCaseIn) -> AuditPageOut:
+    return await _audit_case(state, auditor, body.reference)
 
 
 @api_router.get(
@@ -98,27 +124,41 @@ async def audit_verify(_auditor: Auditor, state: State) -> ChainOut:
 
 
 @api_router.get("/dashboard", summary="Statistics from clear metadata; counts under 5 shown as '<5'")
-async def dashboard_data(_viewer: DashboardViewer, state: State) -> DashboardOut:
-    return _dashboard_out(await dashboard.build(state.vault))
+async def dashboard_data(viewer: DashboardViewer, state: State) -> DashboardOut:
+    return _dashboard_out(await dashboard.build(state.vault, viewer=viewer.officer_id))
 
 
 @page_router.get("/audit")
 async def audit_page(
-    request: Request,
-    session: Auditor,
-    state: State,
-    before: Before = None,
-    action: Action = "",
-    reference: Reference = "",
+    request: Request, session: Auditor, state: State, before: Before = None, action: Action = ""
 ) -> Response:
     return render(
         state,
         request,
         "audit.html",
         session,
-        page=await _audit_page(state, before, action, reference),
+        page=await _audit_page(state, before, action),
         chain=await _chain(state),
-        query={"action": action, "reference": reference},
+        query={"action": action},
+        labels=await views.labels(state),
+    )
+
+
+@page_router.post("/audit/case")
+async def audit_case_page(
+    request: Request,
+    session: Auditor,
+    state: State,
+    reference: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    return render(
+        state,
+        request,
+        "audit.html",
+        session,
+        page=await _audit_case(state, session, reference),
+        chain=await _chain(state),
+        query={"action": ""},
         labels=await views.labels(state),
     )
 
@@ -130,6 +170,6 @@ async def dashboard_page(request: Request, session: DashboardViewer, state: Stat
         request,
         "dashboard.html",
         session,
-        data=_dashboard_out(await dashboard.build(state.vault)),
+        data=_dashboard_out(await dashboard.build(state.vault, viewer=session.officer_id)),
         labels=await views.labels(state),
     )

@@ -16,11 +16,12 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from desk import views
 from desk.api import (
     begin_enrolment,
-    client_address,
     confirm_enrolment,
     export_case,
     set_csrf_cookie,
+    set_device_cookie,
     set_session_cookie,
+    sign_in_from,
     totp_base32,
     unlock_session,
 )
@@ -117,10 +118,8 @@ async def login(
     code: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     try:
-        if not state.throttle.allow(client_address(request)):
-            raise ThrottledError("too many sign-in attempts from here: wait a minute")
-        session = await views.sign_in(
-            state, login=login, password=password, code=code or None, client=client_address(request)
+        session, device = await sign_in_from(
+            state, request, login=login, password=password, code=code or None
         )
     except (SignInRefusedError, ThrottledError) as exc:
         # Why the same form and the vault's one answer: the officer can try again at once, and the
@@ -135,6 +134,7 @@ async def login(
         target = "/"
     response = back_to(target)
     set_session_cookie(state, response, session.token)
+    set_device_cookie(state, response, device)
     return response
 
 

@@ -178,11 +178,20 @@ class AuditRowOut(BaseModel):
     reference: str | None
     detail: dict[str, Any]
     hash: str
+    withheld: bool = Field(
+        default=False,
+        description="Bound to a case: its reference and detail are shown only by POST /api/audit/case",
+    )
 
 
 class AuditPageOut(BaseModel):
     entries: list[AuditRowOut]
     next_before: int | None = Field(description="Pass as `before` for the next, older page")
+    reference: str | None = Field(default=None, description="The case shown, on a page of one case")
+
+
+class AuditCaseIn(BaseModel):
+    reference: str = Field(max_length=16, description="The case's reference")
 
 
 class CheckpointOut(BaseModel):

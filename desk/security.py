@@ -112,13 +112,16 @@ class TrustedHosts:
 
 
 class CookieNames:
-    """The session and pre-sign-in CSRF cookies; `__Host-` binds them to this origin when they are Secure."""
+    """The session, pre-sign-in CSRF and device cookies; `__Host-` binds them to this origin when they are
+    Secure. The device cookie outlives sessions: it lets the browser an officer signed in from be counted
+    apart from its address at sign-in (storage.desk_devices)."""
 
     def __init__(self, *, secure: bool) -> None:
         prefix = "__Host-" if secure else ""
         self.secure = secure
         self.session = f"{prefix}candour_session"
         self.csrf = f"{prefix}candour_csrf"
+        self.device = f"{prefix}candour_device"
 
 
 def new_token() -> str:

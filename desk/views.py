@@ -45,9 +45,10 @@ _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^
 
 
 async def sign_in(
-    state: DeskState, *, login: str, password: str, code: str | None, client: str
-) -> DeskSession:
-    """Check the credentials from `client` (its address) and open a session (the caller sets the cookie)."""
+    state: DeskState, *, login: str, password: str, code: str | None, client: str, device: str | None
+) -> tuple[DeskSession, str]:
+    """Check the credentials from `client` (its address) and the browser's `device` token, and open a
+    session; (the session, the browser's new device token): the caller sets both cookies."""
     signed = await desk_accounts.sign_in(
         state.vault,
         login=login.strip().lower(),
@@ -55,8 +56,9 @@ async def sign_in(
         code=code or None,
         rule=state.lockout,
         client=client,
+        device=device,
     )
-    return state.sessions.create(signed)
+    return state.sessions.create(signed), signed.device
 
 
 def queue_rows(state: DeskState, result: queue_view.QueuePage) -> QueuePageOut:

@@ -34,6 +34,8 @@ __all__ = [
     "QuietHours",
     "Route",
     "Rule",
+    "Support",
+    "SupportWords",
     "Unit",
     "format_path",
     "priority_rank",
@@ -90,6 +92,21 @@ def _time_text(value: Any) -> Any:
 
 
 TimeText = Annotated[str, BeforeValidator(_time_text)]
+
+# Why bounds in the schema: a deadline or schedule becomes a datetime.timedelta, which cannot hold more than
+# about 2.7 million years, so `acknowledge_within_hours: 1000000000000` must be refused as a mistake in the
+# document (naming its line) before any check or route turns it into a traceback. Ten years is far past
+# every legal ceiling the validator holds deadlines to, and past any schedule a force would write. The lower
+# bounds are as far below zero: a small zero or negative value reaches the validator, which says what the
+# least sensible value is.
+MAX_DAYS = 3650
+MAX_HOURS = MAX_DAYS * 24
+MAX_MONTHS = 120
+MAX_RETENTION_DAYS = 36500  # a hundred years: retention may be long, never beyond a datetime
+Days = Annotated[int, Field(ge=-MAX_DAYS, le=MAX_DAYS)]
+Hours = Annotated[int, Field(ge=-MAX_HOURS, le=MAX_HOURS)]
+Months = Annotated[int, Field(ge=-MAX_MONTHS, le=MAX_MONTHS)]
+RetentionDays = Annotated[int, Field(ge=-MAX_RETENTION_DAYS, le=MAX_RETENTION_DAYS)]
 
 
 class _Model(BaseModel):
@@ -151,13 +168,13 @@ class Route(_Model):
     queues: list[Id] = []
     exclude: list[Id] = []
     priority: Priority | None = None
-    acknowledge_within_days: int | None = None
-    acknowledge_within_hours: int | None = None
-    feedback_within_days: int | None = None
-    feedback_within_hours: int | None = None
-    checkin_days: list[int] | None = None
+    acknowledge_within_days: Days | None = None
+    acknowledge_within_hours: Hours | None = None
+    feedback_within_days: Days | None = None
+    feedback_within_hours: Hours | None = None
+    checkin_days: list[Days] | None = None
     escalation: Id | None = None
-    retention_days: int | None = None
+    retention_days: RetentionDays | None = None
     flags: list[Id] = []
     # What the officer who picks the case up should do first (e.g. check the victim's safety); policy
     # text, never report content, shown with the case from its matched rules (engine.prompts_for).
@@ -183,8 +200,8 @@ class LegalFramework(_Model):
     profile: Literal["eu-directive-2019-1937", "uk-police"] = "eu-directive-2019-1937"
     # The force's own procedure (a title and reference, e.g. "Reporting wrongdoing SOP v3, para 4").
     procedure: str = ""
-    acknowledge_within_days_max: int | None = None
-    feedback_within_days_max: int | None = None
+    acknowledge_within_days_max: Days | None = None
+    feedback_within_days_max: Days | None = None
 
 
 class Rule(_Model):
@@ -210,8 +227,28 @@ class QuietHours(_Model):
 class ProgressClock(_Model):
     """When an open investigation is due a progress update (Police (Conduct) Regulations 2020, reg 19)."""
 
-    first_after_months: int = 12
-    then_every_months: int = 6
+    first_after_months: Months = 12
+    then_every_months: Months = 6
+
+
+def _check_language(value: str) -> str:
+    if not re.fullmatch(r"[a-z]{2,3}", value):
+        raise PydanticCustomError(
+            "policy_language",
+            "{value} is not a language code: use the bot's, e.g. cy",
+            {"value": repr(value)},
+        )
+    return value
+
+
+LanguageCode = Annotated[str, AfterValidator(_check_language)]
+
+
+class SupportWords(_Model):
+    """A support entry's name and contact in one other language; one left out falls back (bot/support.py)."""
+
+    name: str = Field(default="", max_length=80)
+    contact: str = Field(default="", max_length=200)
 
 
 class Support(_Model):
@@ -224,17 +261,29 @@ class Support(_Model):
     id: Id
     name: str = Field(min_length=1, max_length=80)
     contact: str = Field(min_length=1, max_length=200)  # how to reach it, in words: "call 116 123, free"
+    # The force's own words in another language, by the bot's language code (`cy` for Welsh). Why in the
+    # policy: a force that changes a number must be able to change it in every language it speaks; the
+    # bot prefers these, then a catalogue translation made from this very English, then the English.
+    translations: dict[LanguageCode, SupportWords] = Field(default_factory=dict, max_length=8)
+
+    @model_validator(mode="after")
+    def _check_translations(self) -> Support:
+        if "en" in self.translations:
+            raise PydanticCustomError(
+                "policy_support", "translations.en: the English words are name: and contact: themselves"
+            )
+        return self
 
 
 class Defaults(_Model):
     """Values used when no matching rule sets them."""
 
     priority: Priority = "normal"
-    acknowledge_within_days: int = 7
-    feedback_within_days: int = 90
-    checkin_days: list[int] = [7, 30, 90]
-    checkin_after_closure_days: list[int] = [30]
-    retention_days: int = 2190
+    acknowledge_within_days: Days = 7
+    feedback_within_days: Days = 90
+    checkin_days: list[Days] = [7, 30, 90]
+    checkin_after_closure_days: list[Days] = [30]
+    retention_days: RetentionDays = 2190
     escalation: Id | None = None
     quiet_hours: QuietHours = QuietHours()
     # A check-in goes out at a random moment up to this long after it is due (and outside quiet hours).

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from policies.engine import within
 from policies.errors import PolicyInvalidError
-from policies.schema import EU_DIRECTIVE, PolicyDocument, Route, Rule
+from policies.schema import EU_DIRECTIVE, Defaults, PolicyDocument, Route, Rule
 
 __all__ = [
     "MAX_ACKNOWLEDGE_DAYS",
@@ -103,6 +104,7 @@ def validate(document: PolicyDocument, *, member_counts: Mapping[str, int] | Non
     check.escalation_acyclic()
     check.framework()
     check.deadlines()
+    check.deadline_order()
     check.schedules()
     if member_counts is not None:
         check.staffed(member_counts)
@@ -310,6 +312,46 @@ class _Checker:
                     where,
                 )
 
+    def deadline_order(self) -> None:
+        """Every report is due its acknowledgement no later than its feedback, as the engine sets both.
+
+        The engine takes the shortest acknowledgement and, separately, the shortest feedback of the
+        matching rules, and the default for either when no matching rule sets it. Why each rule merged
+        with the defaults covers every combination that can match together: a combination's shortest
+        feedback, from rule R, is at least R's acknowledgement (or the default, if R sets none), which is
+        at least the combination's shortest; with no feedback rule, the defaults' order holds it.
+        """
+        defaults = self.doc.defaults
+        default = {
+            "acknowledge": timedelta(days=defaults.acknowledge_within_days),
+            "feedback": timedelta(days=defaults.feedback_within_days),
+        }
+        # A deadline too short to be valid has its own error (deadline-invalid); its order is moot.
+        least = timedelta(hours=MIN_HOURS)
+        if least <= default["feedback"] < default["acknowledge"]:
+            self.error(
+                "deadline-order",
+                f"acknowledge_within_days ({defaults.acknowledge_within_days}) is longer than "
+                f"feedback_within_days ({defaults.feedback_within_days}): a report must be acknowledged "
+                "before its feedback is due",
+                "defaults",
+            )
+        for index, rule in enumerate(self.doc.rules):
+            spans = {name: _rule_span(rule.route, name) for name in ("acknowledge", "feedback")}
+            if all(span is None for span in spans.values()):
+                continue
+            (ack, ack_said), (feedback, feedback_said) = (
+                spans[name] or (default[name], _said_default(defaults, name)) for name in spans
+            )
+            if least <= feedback < ack:
+                self.error(
+                    "deadline-order",
+                    f"a report this rule matches would be due feedback ({feedback_said}) before its "
+                    f"acknowledgement ({ack_said}); give this rule an acknowledgement no longer than its "
+                    "feedback, or a feedback no shorter than its acknowledgement",
+                    _rule_where(index, rule),
+                )
+
     def schedules(self) -> None:
         defaults = self.doc.defaults
         self._increasing("defaults", "checkin_days", defaults.checkin_days)
@@ -435,6 +477,18 @@ def _field(name: str, route: Route) -> str:
         if getattr(route, f"{name}_within_hours") is not None
         else f"{name}_within_days"
     )
+
+
+def _rule_span(route: Route, name: str) -> tuple[timedelta, str] | None:
+    """A rule's deadline as the engine reads it, and as the admin wrote it (`feedback_within_hours: 3`)."""
+    span = within(getattr(route, f"{name}_within_days"), getattr(route, f"{name}_within_hours"))
+    field = _field(name, route)
+    return None if span is None else (span, f"{field}: {getattr(route, field)}")
+
+
+def _said_default(defaults: Defaults, name: str) -> str:
+    """A default deadline as written: `defaults.acknowledge_within_days: 7`."""
+    return f"defaults.{name}_within_days: {getattr(defaults, f'{name}_within_days')}"
 
 
 def _route_is_empty(route: Route) -> bool:

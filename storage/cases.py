@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlmodel import Session, SQLModel, col, func, select
@@ -18,16 +18,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from policies.engine import ReportFacts, route
 from policies.schedule import add_months
 from policies.schema import PolicyDocument
-from storage import audit, crypto, drafts, outbox, payloads, policy_store, receipts
+from storage import audit, crypto, drafts, outbox, payloads, policy_store, receipts, undeliverable
+from storage import contact as contacts
 from storage import text as text_rules
 from storage.clock import coarsen
+from storage.conflicts import mark_rows as conflict_marks
 from storage.conflicts import record_row as conflict_record
+from storage.contact import CONTACT_PURPOSE  # noqa: F401  (re-exported: storage.rotation and tests read it here)
 from storage.db import Pending, Query, pipeline_sync, query_sync, write_rows_sync
-from storage.errors import InputError, NoRecipientError, NotFoundError, UnknownReceiptError
+from storage.errors import InputError, NotFoundError, UnknownReceiptError
 from storage.models import (
     AuditEntry,
     Case,
     CaseConflict,
+    CaseConflictMark,
     CaseItem,
     CaseKey,
     CaseQueue,
@@ -39,7 +43,6 @@ from storage.models import (
 from storage.officers import DirectoryMatch, PendingMatches, send_named_in
 from storage.vault import Vault
 
-CONTACT_PURPOSE = "contact"
 QUESTIONNAIRE_VERSION = "2026-11"
 
 # Item kinds. The kind is bound into each item's HPKE info, so an item cannot be passed off as another.
@@ -74,7 +77,9 @@ class Evidence:
     filename: str
     media_type: str
     content: bytes = field(repr=False)
-    metadata_kept: bool = False
+    # Why required, by name: the desk previews only a file whose header says it was cleaned (false), so a
+    # default would fail open, labelling a raw file as cleaned. Every caller says which it is.
+    metadata_kept: bool = field(kw_only=True)
     # What the reporter wrote with the file (a Telegram caption): sealed in its header, beside the name.
     caption: str = ""
 
@@ -437,12 +442,14 @@ async def submit(
     contact: str | None = None,
     submission_key: str | None = None,
     draft: drafts.Finish | None = None,
+    language: str | None = None,
 ) -> SubmitResult:
     """Route, seal and persist a report, schedule its follow-up, and audit it, in one transaction.
 
     With a `submission_key` (random, carried in the draft) a repeated submit of the same draft returns
     the case it made (`repeated`), and stores nothing. With `draft`, the chat's draft is finished in the
-    same transaction (see drafts.Finish); DraftConflictError if it changed since it was read.
+    same transaction (see drafts.Finish); DraftConflictError if it changed since it was read. `language`
+    (the bot's catalogue the report was made in) is sealed with the contact handle (storage.contact).
     """
     _check_submission(vault, report)
     exact = vault.clock.now()
@@ -450,11 +457,23 @@ async def submit(
     # the legal framework's ceiling allows (the validator asks at least two hours of an hours rule).
     now = due_from = coarsen(exact)
     key = submission_digest(vault, submission_key) if submission_key else None
-    return await vault.db.run(
-        lambda session: _submit(
-            vault, session, report=report, contact=contact, now=now, key=key, draft=draft, due_from=due_from
+    try:
+        return await vault.db.run(
+            lambda session: _submit(
+                vault,
+                session,
+                report=report,
+                contact=contacts.Contact(contact, language) if contact is not None else None,
+                now=now,
+                key=key,
+                draft=draft,
+                due_from=due_from,
+            )
         )
-    )
+    except undeliverable.UndeliverableError as refused:
+        queues = refused.queues
+        await vault.db.run(lambda session: undeliverable.record(session, queues, now))
+        raise
 
 
 def submission_digest(vault: Vault, submission_key: str) -> bytes:
@@ -479,7 +498,7 @@ def _submit(
     session: Session,
     *,
     report: ReportSubmission,
-    contact: str | None,
+    contact: contacts.Contact | None,
     now: datetime,
     key: bytes | None = None,
     draft: drafts.Finish | None = None,
@@ -534,7 +553,10 @@ def _submit(
         recipients = _without_conflicts(members, queue_ids=queues, **conflicts)
     if not recipients:
         # Why not settle for the recovery key alone: it is kept offline, so nobody would see the report.
-        raise NoRecipientError("no officer without a conflict of interest can receive this report")
+        # Why never fall back to those left out (an unsure match included): see storage.undeliverable.
+        raise undeliverable.UndeliverableError(
+            tuple(dict.fromkeys((*queues, *([fallback] if fallback else []))))
+        )
     reference = _new_reference()
     ack_due = (due_from or now) + decision.acknowledge_within
     feedback_due = (due_from or now) + decision.feedback_within
@@ -595,13 +617,17 @@ def _submit(
         (OutboxEntry, followup),
     ]
     if contact is not None:
-        key_id, sealed = vault.keys.relay.seal(contact.encode(), purpose=CONTACT_PURPOSE, context=case_id)
+        key_id, sealed = contacts.seal(
+            vault.keys.relay, case_id=case_id, chat=contact.chat, language=contact.language
+        )
         rows.append((ContactHandle, [{"case_id": case_id, "key_id": key_id, "sealed": sealed}]))
     # Who may not learn of the case (named officers, certain or unsure), sealed: see storage.conflicts.
     record = conflict_record(
         vault.keys.relay, case_id=case_id, officer_ids=excluded, units=facts.subject_units
     )
     rows.append((CaseConflict, [record]))
+    marks = conflict_marks(vault.keys.lookup_key, case_id=case_id, officer_ids=excluded)
+    rows.append((CaseConflictMark, marks))
     entry = audit.entry_after(
         audit_head,
         at=now,
@@ -620,7 +646,17 @@ def _submit(
     )
     rows.append((AuditEntry, [entry]))
     # Why first: a draft changed meanwhile fails the submission before anything is written.
-    draft_version = drafts.finish_sync(vault, session, draft, receipt_code=receipt_code) if draft else None
+    draft_version = (
+        drafts.finish_sync(
+            vault,
+            session,
+            draft,
+            receipt_code=receipt_code,
+            receipt_lifetime=timedelta(days=decision.retention_days),
+        )
+        if draft
+        else None
+    )
     write_rows_sync(session, rows)
     return SubmitResult(
         case_id=case_id,
@@ -918,9 +954,6 @@ def source_digest(vault: Vault, *, case_id: str, source: str) -> bytes:
 
 
 async def open_contact(vault: Vault, *, case_id: str) -> str | None:
-    """The relay-sealed contact handle of a case, opened for delivery (None if shredded)."""
-    async with vault.db.transaction() as session:
-        row = await session.get(ContactHandle, case_id)
-    if row is None:
-        return None
-    return vault.keys.relay.open(row.key_id, row.sealed, purpose=CONTACT_PURPOSE, context=case_id).decode()
+    """The chat of a case's relay-sealed contact handle, opened for delivery (None if shredded)."""
+    found = await contacts.read(vault, case_id=case_id)
+    return None if found is None else found.chat

@@ -42,6 +42,7 @@ from storage.errors import (
 from storage.models import (
     Case,
     CaseConflict,
+    CaseConflictMark,
     CaseItem,
     CaseKey,
     CaseQueue,
@@ -463,7 +464,7 @@ async def _conflicts(vault: Vault, session: AsyncSession, case: Case, case_key: 
         if officer.unit_id and officer.certain:
             units.add(officer.unit_id)
     found = Conflicts(officer_ids=frozenset(named), units=frozenset(units))
-    return await conflict_rule.widen(session, vault.keys.relay, case, found)
+    return await conflict_rule.widen(session, vault.keys.relay, case, found, lookup_key=vault.keys.lookup_key)
 
 
 async def rematched_conflicts(
@@ -804,7 +805,7 @@ async def purge(vault: Vault, *, reference: str, actor: str, reason: str = "rete
         if case.purged_at is not None:
             raise InputError(f"{case.reference} was already purged")
         # Every outbox row goes too: done rows keep details, and a row a worker holds must not be sent.
-        for model in (CaseKey, CaseItem, Receipt, ContactHandle, OutboxEntry, CaseConflict):
+        for model in (CaseKey, CaseItem, Receipt, ContactHandle, OutboxEntry, CaseConflict, CaseConflictMark):
             await session.exec(delete(model).where(model.case_id == case.id))  # type: ignore[call-overload]
         case.public_key = None
         case.reporter_public_key = None

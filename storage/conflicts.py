@@ -14,6 +14,15 @@ late, sealed under the relay keyring (purpose "case-conflicts", the case id as c
 database dump does not tell who was named (promise 2); the subjects' units stay routing facts in clear.
 It is written with the case at submission and widened whenever an officer who can open the case finds a
 late match (storage.casework), which also cancels notices still pending for the officers it excludes.
+
+The same rule for counts over every case (the dashboard), where opening each sealed record would cost a
+decryption per case: a case is conflicted for an officer if their unit is among its clear subject units
+(`in_units`), or if one of its blind marks (`case_conflict_marks`) is theirs (`marked_clause`, in SQL). A mark is a
+keyed hash (lookup key) of "officer:<id>" or "unit:<id>" and of the case's bucket, one of MARK_BUCKETS
+keyed buckets; the viewer's marks for every bucket are looked up by index. Why buckets: an unbucketed mark
+would be the same in every case naming one officer, so a database reader who knew one such case would
+find the others; bucketed, two cases share a mark only within one bucket. Why padding: the number of
+marks would otherwise say how many officers of the directory were named.
 """
 
 from __future__ import annotations
@@ -22,13 +31,16 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import crypto
 from storage.keyring import RelayKeyring
 from storage.models import (
     Case,
     CaseConflict,
+    CaseConflictMark,
     CaseKey,
     CaseQueue,
     Officer,
@@ -46,6 +58,10 @@ ESCALATED = "escalated"
 NOTICE_KIND = "officer-notice"
 # Why pad: the length of the sealed record would otherwise say how many officers the reporter named.
 _PAD_TO = 256
+# Blind marks: how many buckets a case can fall in, how long a mark is, and the multiple they are padded to.
+MARK_BUCKETS = 1024
+MARK_SIZE = 16
+_MARKS_PAD = 2
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,63 @@ def routed_units(case: Case) -> frozenset[str]:
     return frozenset((case.routing_facts or {}).get("subject_units") or [])
 
 
+def _bucket(lookup_key: bytes, case_id: str) -> int:
+    digest = crypto.keyed_hash(lookup_key, b"conflict-bucket:" + case_id.encode())
+    return int.from_bytes(digest[:4], "big") % MARK_BUCKETS
+
+
+def _mark(lookup_key: bytes, what: str, bucket: int) -> bytes:
+    return crypto.keyed_hash(lookup_key, f"conflict-mark:{what}:{bucket}".encode())[:MARK_SIZE]
+
+
+def _whats(officer_ids: Iterable[int | None], units: Iterable[str]) -> list[str]:
+    return [f"officer:{i}" for i in sorted({i for i in officer_ids if i is not None})] + [
+        f"unit:{u}" for u in sorted(set(units))
+    ]
+
+
+def mark_rows(
+    lookup_key: bytes,
+    *,
+    case_id: str,
+    officer_ids: Iterable[int | None],
+    units: Iterable[str] = (),
+    pad: bool = True,
+) -> list[dict[str, object]]:
+    """The blind marks of the officers and units conflicted out of a case, as rows, padded with random
+    marks to a multiple of _MARKS_PAD (at submission; a late match adds its own marks unpadded)."""
+    bucket = _bucket(lookup_key, case_id)
+    marks = {_mark(lookup_key, what, bucket) for what in _whats(officer_ids, units)}
+    while pad and (len(marks) < _MARKS_PAD or len(marks) % _MARKS_PAD):
+        marks.add(crypto.random_key()[:MARK_SIZE])
+    return [{"mark": mark, "case_id": case_id} for mark in sorted(marks)]
+
+
+def viewer_marks(lookup_key: bytes, officer: Officer) -> list[bytes]:
+    """Every mark that would say this officer is conflicted out of a case, in every bucket."""
+    whats = _whats([officer.id], [officer.unit_id] if officer.unit_id else [])
+    return [_mark(lookup_key, what, bucket) for what in whats for bucket in range(MARK_BUCKETS)]
+
+
+def marked_clause(lookup_key: bytes, officer: Officer) -> ColumnElement[bool]:
+    """Half of the conflict rule in SQL: true for a `cases` row carrying one of this officer's blind marks
+    (named in it, or their unit matched late). The other half, their unit among the case's clear subject
+    units, is `in_units`, which a caller grouping by those units applies per group.
+
+    Threat: a count that moves when a report about the viewer or their unit arrives (differencing).
+    Cases made before the marks were kept are caught by their clear subject units only.
+    """
+    marked = select(CaseConflictMark.case_id).where(
+        col(CaseConflictMark.mark).in_(viewer_marks(lookup_key, officer))
+    )
+    return col(Case.id).in_(marked)
+
+
+def in_units(officer: Officer, units: Iterable[str]) -> bool:
+    """Whether the officer's unit is among these subject units (they are conflicted out by unit)."""
+    return bool(officer.unit_id) and officer.unit_id in set(units)
+
+
 def record_row(
     relay: RelayKeyring, *, case_id: str, officer_ids: Iterable[int | None], units: Iterable[str]
 ) -> dict[str, object]:
@@ -135,9 +208,11 @@ async def recorded_many(
     return {c.id: _open(relay, rows[c.id], c) if c.id in rows else None for c in cases}
 
 
-async def widen(session: AsyncSession, relay: RelayKeyring, case: Case, found: Conflicts) -> Conflicts:
-    """Add conflicts found by an officer who opened the case (late matches) to its record; cancel the
-    pending notices of every officer the record now excludes. Returns the whole record."""
+async def widen(
+    session: AsyncSession, relay: RelayKeyring, case: Case, found: Conflicts, *, lookup_key: bytes
+) -> Conflicts:
+    """Add conflicts found by an officer who opened the case (late matches) to its record and its blind
+    marks; cancel the pending notices of every officer the record now excludes. Returns the whole record."""
     row = await session.get(CaseConflict, case.id)
     current = _open(relay, row, case) if row is not None else None
     merged = found | current if current is not None else found | Conflicts(frozenset(), routed_units(case))
@@ -148,8 +223,29 @@ async def widen(session: AsyncSession, relay: RelayKeyring, case: Case, found: C
         else:
             row.key_id, row.sealed = key_id, sealed
         session.add(row)
+        await _add_marks(session, lookup_key, case, merged, current)
         await _cancel_notices(session, case, merged)
     return merged
+
+
+async def _add_marks(
+    session: AsyncSession, lookup_key: bytes, case: Case, merged: Conflicts, current: Conflicts | None
+) -> None:
+    """Marks for the officers and units newly in the record (clear subject units need none)."""
+    before = current or Conflicts(frozenset(), routed_units(case))
+    rows = mark_rows(
+        lookup_key,
+        case_id=case.id,
+        officer_ids=merged.officer_ids - before.officer_ids,
+        units=merged.units - before.units - routed_units(case),
+        pad=False,
+    )
+    have = set(
+        (await session.exec(select(CaseConflictMark.mark).where(CaseConflictMark.case_id == case.id))).all()
+    )
+    for row in rows:
+        if row["mark"] not in have:
+            session.add(CaseConflictMark(**row))  # type: ignore[arg-type]
 
 
 async def _cancel_notices(session: AsyncSession, case: Case, conflicts: Conflicts) -> int:

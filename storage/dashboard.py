@@ -7,6 +7,13 @@ next smallest cell is hidden with it. Rates and the median are shown only over 5
 Why every unit, category and recent month is listed, even at zero: a cell that appears only once a case
 exists would point at that case (a subject who can see the dashboard would learn that a report about
 their unit arrived, however small its count); listed always, "<5" reads the same for none and for one.
+
+Why each viewer sees their own dashboard: a count of 5 or more is shown exactly, so a subject watching
+"north-bcu 5" turn to 6 would learn that a report about them arrived. Every figure a viewer is shown
+(cells, totals, rates, the median) is counted over the cases they may learn of: those they are not
+conflicted out of: in SQL, no blind mark of theirs (storage.conflicts.marked_clause), and per group of
+subject units, not their unit (storage.conflicts.in_units). Suppression then works on those counts,
+so what the viewer sees is the dashboard of a service in which that case does not exist.
 """
 
 from __future__ import annotations
@@ -18,12 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, or_
+from sqlalchemy import String, and_, cast, func, not_, or_
 from sqlalchemy import case as case_
 from sqlmodel import col, select
 
 from storage import policy_store
-from storage.models import Case
+from storage.conflicts import in_units, marked_clause
+from storage.errors import NotFoundError
+from storage.models import Case, Officer
 from storage.vault import Vault
 
 THRESHOLD = 5
@@ -95,9 +104,26 @@ def _rate(met: int, of: int) -> Rate:
     return Rate(met, of)
 
 
-async def build(vault: Vault, *, now: datetime | None = None) -> Dashboard:
-    """Count reports by category, subject unit and month, deadline compliance and time to acknowledge."""
-    moment = now or vault.clock.now()
+async def build(vault: Vault, *, viewer: int | None = None, now: datetime | None = None) -> Dashboard:
+    """Count reports by category, subject unit and month, deadline compliance and time to acknowledge,
+    over the cases the viewer (an officer id) is not conflicted out of; every case if `viewer` is None
+    (for the benchmarks and the counting tests: the desk always names its viewer)."""
+    async with vault.db.reading() as session:
+        officer = await session.get(Officer, viewer) if viewer is not None else None
+    if viewer is not None and officer is None:
+        raise NotFoundError("no officer with that id")
+    return await _count(vault, now or vault.clock.now(), officer)
+
+
+async def _count(vault: Vault, moment: datetime, viewer: Officer | None) -> Dashboard:
+    """The dashboard over the cases the viewer is not conflicted out of (every case for None)."""
+    mine = (not_(marked_clause(vault.keys.lookup_key, viewer)),) if viewer is not None else ()
+
+    def kept(unit_list: str | None) -> bool:
+        # Why per group: the groups are by exact subject-unit set, so this leaves out exactly the cases
+        # about the viewer's unit, at no cost per case.
+        return viewer is None or not in_units(viewer, _json_list(unit_list))
+
     postgres = vault.db.engine.dialect.name == "postgresql"
     # Why grouped in SQL: one pass inside the database, and only a few thousand groups (category sets x
     # unit sets x months) come back, so the cost per request does not carry a Python step per case.
@@ -117,27 +143,32 @@ async def build(vault: Vault, *, now: datetime | None = None) -> Dashboard:
     def tally(condition: Any) -> Any:
         return func.sum(case_((condition, 1), else_=0))
 
-    grouped = select(  # type: ignore[call-overload]
-        categories,
-        units,
-        month,
-        func.count(),
-        tally(ack_counted),
-        tally(ack_met),
-        tally(feedback_counted),
-        tally(feedback_met),
-    ).group_by(categories, units, month)
+    grouped = (
+        select(  # type: ignore[call-overload]
+            categories,
+            units,
+            month,
+            func.count(),
+            tally(ack_counted),
+            tally(ack_met),
+            tally(feedback_counted),
+            tally(feedback_met),
+        )
+        .where(*mine)
+        .group_by(categories, units, month)
+    )
     hours_expr = (
         func.extract("epoch", col(Case.acknowledged_at) - col(Case.received_at)) / 3600
         if postgres
         else (func.julianday(Case.acknowledged_at) - func.julianday(Case.received_at)) * 24
     )
     hours_expr = func.round(hours_expr, 1)
+    # By subject units too only where the viewer has a unit to leave out.
+    keys = (hours_expr, units) if viewer is not None and viewer.unit_id else (hours_expr,)
     histogram = (
-        select(hours_expr, func.count())  # type: ignore[call-overload]
-        .where(col(Case.acknowledged_at).is_not(None))
-        .group_by(hours_expr)
-        .order_by(hours_expr)
+        select(*keys, func.count())  # type: ignore[call-overload]
+        .where(col(Case.acknowledged_at).is_not(None), *mine)
+        .group_by(*keys)
     )
     by_category: Counter[str] = Counter()
     by_unit: Counter[str] = Counter()
@@ -145,6 +176,8 @@ async def build(vault: Vault, *, now: datetime | None = None) -> Dashboard:
     totals = Counter[str]()
     async with vault.db.reading() as session:
         for cats, unit_list, received_month, count, *sums in (await session.exec(grouped)).all():
+            if not kept(unit_list):
+                continue
             totals["cases"] += count
             for name, value in zip(("ack_of", "ack_met", "feedback_of", "feedback_met"), sums, strict=True):
                 totals[name] += int(value or 0)
@@ -153,7 +186,11 @@ async def build(vault: Vault, *, now: datetime | None = None) -> Dashboard:
             for unit in set(_json_list(unit_list)) or {NOT_GIVEN}:
                 by_unit[unit] += count
             by_month[str(received_month)] += count
-        hours = [(float(h), int(n)) for h, n in (await session.exec(histogram)).all()]
+        counted: Counter[float] = Counter()
+        for h, *unit_list, n in (await session.exec(histogram)).all():
+            if kept(unit_list[0] if unit_list else None):
+                counted[float(h)] += int(n)
+        hours = sorted(counted.items())
         document = (await policy_store.active(session)).document
     for label in (*(u.id for u in document.units), NOT_GIVEN):
         by_unit.setdefault(label, 0)

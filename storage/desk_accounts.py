@@ -6,18 +6,19 @@ officers out by failing on purpose. Why these parts:
 - the verifier is Argon2id (a stolen table is slow to attack); the second factor is a TOTP secret sealed
   under the relay keyring (the server must read it to check a code); a code is never accepted twice;
 - every attempt is counted, in a row locked for the count, *before* the password is checked, so parallel
-  guesses cannot slip past the threshold (storage.desk_accounts._claim);
-- attempts are counted per login and per client address, under keyed tags, whether or not the login
-  exists: a login that exists, one that does not, and one backing off get one answer in about one
-  Argon2id run (an unknown login is checked against a dummy verifier);
-- back-off is per (login, client): a stranger failing from their address slows only themselves. Failures
-  from clients a login never signed in from are also counted together, with a much higher threshold, to
-  slow a guesser spread over many addresses; a client the officer signed in from before is exempt from
-  that shared count, so even a botnet cannot lock an officer out of their usual desk;
+  guesses cannot slip past the threshold: against the browser's device cookie when it presents a valid
+  one for the login (storage.desk_devices), else per login and client address (storage.desk_attempts);
+- a login that exists, one that does not, and one backing off get one answer in about one Argon2id run
+  (an unknown login is checked against a dummy verifier);
+- back-off is per (login, client), and a browser the officer signed in from is counted on its own, so
+  neither a stranger elsewhere nor one behind the officer's own address can lock her out;
+- exact times that only a live window needs (back-off ends, the last TOTP step) are forgotten once it has
+  passed (`forget_passed`); every other stored time is on the hour;
 - the first second-factor enrolment needs a one-time code handed over out of band, so learning an initial
   password is not enough to bind one's own authenticator;
 - a desk password equal to the officer's key passphrase is refused (one secret would open both doors);
-- password reset, second-factor reset and deactivation end live sessions at once (the session epoch).
+- password reset, second-factor reset and deactivation end live sessions at once (the session epoch),
+  and revoke the officer's device cookies.
 """
 
 from __future__ import annotations
@@ -31,17 +32,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import delete, or_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import audit, crypto
+from storage import audit, crypto, desk_attempts, desk_devices
 from storage.clock import coarsen
+from storage.desk_attempts import LockoutRule as LockoutRule  # re-exported: the desk names it here
 from storage.errors import InputError, InvalidPassphraseError, NotFoundError, VaultError
 from storage.keyring import RelayKeyring
-from storage.models import DeskAccount, DeskSignInAttempt, Officer
+from storage.models import DeskAccount, Officer
 from storage.officers import get_by_login
 from storage.vault import Vault
 
@@ -50,12 +50,13 @@ TOTP_ISSUER = "Candour desk"
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 1024
 REFUSED = "wrong login, password or code, or too many attempts: wait a few minutes and try again"
-# The row counting one login's failures from every client it has never signed in from.
-ANY_CLIENT = b""
-# A client's row that signed in once is kept this long after its last use, then purged.
-TRUSTED_FOR = timedelta(days=90)
+# How many time steps either way a TOTP code is accepted (crypto.totp_match); a step older than this
+# cannot be replayed, so the last step used is forgotten then.
+TOTP_WINDOW = 1
 ENROLMENT_CODE_BYTES = 15  # 120 bits: hopeless to guess, typed once
 ENROLMENT_LIFETIME = timedelta(hours=72)
+HOUR = timedelta(hours=1)
+MICROSECOND = timedelta(microseconds=1)
 
 
 class SignInRefusedError(VaultError):
@@ -64,7 +65,8 @@ class SignInRefusedError(VaultError):
 
 @dataclass(frozen=True)
 class SignedIn:
-    """Who signed in, whether they still have to enrol a second factor, and their session epoch."""
+    """Who signed in, whether they still have to enrol a second factor, their session epoch, and the new
+    device token for the browser's device cookie."""
 
     officer_id: int
     login: str
@@ -72,25 +74,7 @@ class SignedIn:
     roles: tuple[str, ...]
     totp_enrolled: bool
     epoch: int = 0
-
-
-@dataclass(frozen=True)
-class LockoutRule:
-    """How many failures per login and client are checked before that pair backs off, and how long.
-
-    After `threshold` failures the pair waits `base`, then twice as long after each further failure, up to
-    `duration`. Failures of one login from clients it never signed in from are counted together too, with
-    `threshold * shared_factor` allowed before those clients back off the same way.
-    """
-
-    threshold: int
-    duration: timedelta
-    base: timedelta = timedelta(seconds=30)
-    shared_factor: int = 10
-
-    def backoff(self, beyond: int) -> timedelta:
-        """The wait after the `beyond`-th failure past the threshold (0 for the threshold-th)."""
-        return min(self.duration, self.base * (2 ** min(beyond, 30)))
+    device: str = ""
 
 
 def check_password(password: str) -> None:
@@ -122,7 +106,8 @@ def _new_enrolment_code() -> str:
 def _issue_enrolment(vault: Vault, account: DeskAccount, lifetime: timedelta) -> str:
     code = _new_enrolment_code()
     account.enrolment_digest = _enrolment_digest(vault, account.officer_id, code)
-    account.enrolment_expires_at = vault.clock.now() + lifetime
+    # Why rounded up to the hour: the expiry is the reset's time plus a constant, and would date it.
+    account.enrolment_expires_at = coarsen(vault.clock.now() + lifetime + HOUR - MICROSECOND)
     return code
 
 
@@ -155,10 +140,8 @@ async def set_password(
             None if account.totp_sealed is not None else _issue_enrolment(vault, account, enrolment_lifetime)
         )
         session.add(account)
-        login_tag = _tag(vault, "login", login)
-        await session.exec(
-            delete(DeskSignInAttempt).where(col(DeskSignInAttempt.login_tag) == login_tag)  # type: ignore[call-overload]
-        )
+        await desk_attempts.forget_login(session, login_tag=_tag(vault, "login", login))
+        await desk_devices.revoke_officer(session, officer_id=officer.id)
         await audit.append(session, at=now, actor=actor, action="desk.password-set", detail={"login": login})
     return code
 
@@ -196,6 +179,7 @@ async def reset_totp(
         account.session_epoch += 1
         code = _issue_enrolment(vault, account, enrolment_lifetime)
         session.add(account)
+        await desk_devices.revoke_officer(session, officer_id=officer.id)
         await audit.append(
             session, at=now, actor=actor, action="desk.totp-reset", detail={"login": login, "had": had}
         )
@@ -208,6 +192,7 @@ async def end_sessions(vault: Vault, *, officer_id: int, actor: str = "operator"
         account = await _account(session, officer_id, for_update=True)
         account.session_epoch += 1
         session.add(account)
+        await desk_devices.revoke_officer(session, officer_id=officer_id)
         await audit.append(
             session,
             at=coarsen(vault.clock.now()),
@@ -268,19 +253,29 @@ async def prepare(vault: Vault) -> None:
 
 
 async def sign_in(
-    vault: Vault, *, login: str, password: str, code: str | None, rule: LockoutRule, client: str = "local"
+    vault: Vault,
+    *,
+    login: str,
+    password: str,
+    code: str | None,
+    rule: LockoutRule,
+    client: str = "local",
+    device: str | None = None,
 ) -> SignedIn:
     """Check a login, password and (once enrolled) TOTP code from `client` (its address as the desk sees
-    it); every refusal is one SignInRefusedError, whatever the reason.
+    it), presenting the browser's `device` token if it has one; every refusal is one SignInRefusedError,
+    whatever the reason. A success returns a new device token for the browser (the old one is used up).
 
     An officer with no second factor enrolled signs in with the password alone; the desk then lets them
     do nothing but enrol, when its settings require a second factor.
     """
     now = vault.clock.now()
-    login_tag, client_tag = _tag(vault, "login", login), _tag(vault, "client", client)
-    admitted = await _claim(
-        vault, login_tag=login_tag, client_tag=client_tag, rule=rule, now=now, login=login
+    tags = _Tags(
+        login=_tag(vault, "login", login),
+        client=_tag(vault, "client", client),
+        device=desk_devices.tag(vault, device) if device else None,
     )
+    admitted, via_device = await _claim(vault, tags=tags, rule=rule, now=now, login=login)
     async with vault.db.reading() as session:
         officer = (await session.exec(select(Officer).where(Officer.login == login))).first()
         account = None
@@ -300,11 +295,74 @@ async def sign_in(
     step = None
     if good and account.totp_sealed is not None:
         secret = _open_totp(vault.keys.relay, account)
-        step = crypto.totp_match(secret, code or "", at=now.timestamp())
+        step = crypto.totp_match(secret, code or "", at=now.timestamp(), window=TOTP_WINDOW)
         # A code already used (or an earlier one) is refused: it may have been seen being typed.
         good = step is not None and (account.totp_last_step is None or step > account.totp_last_step)
     if not good:
         raise SignInRefusedError(REFUSED)
+    epoch, token = await _succeed(
+        vault,
+        officer=officer,
+        account=account,
+        step=step,
+        tags=tags,
+        via_device=via_device,
+        rule=rule,
+        now=now,
+    )
+    return SignedIn(
+        officer_id=officer.id,
+        login=officer.login,
+        display_name=officer.display_name,
+        roles=tuple(officer.roles),
+        totp_enrolled=account.totp_sealed is not None,
+        epoch=epoch,
+        device=token,
+    )
+
+
+@dataclass(frozen=True)
+class _Tags:
+    """The keyed tags one attempt is counted under: its login, its client address, its device token."""
+
+    login: bytes
+    client: bytes
+    device: bytes | None
+
+
+async def _claim(
+    vault: Vault, *, tags: _Tags, rule: LockoutRule, now: datetime, login: str
+) -> tuple[bool, bool]:
+    """Count the attempt before it is checked, against the device if it presents a valid one for the
+    login, else against the login and client; (whether it may be checked, whether it was the device's)."""
+    async with vault.db.transaction() as session:
+        if tags.device is not None and await desk_devices.claim(
+            session, digest=tags.device, login=login, rule=rule, now=now
+        ):
+            return True, True
+        admitted = await desk_attempts.claim(
+            session, login_tag=tags.login, client_tag=tags.client, rule=rule, now=now, login=login
+        )
+        return admitted, False
+
+
+async def _succeed(
+    vault: Vault,
+    *,
+    officer: Officer,
+    account: DeskAccount,
+    step: int | None,
+    tags: _Tags,
+    via_device: bool,
+    rule: LockoutRule,
+    now: datetime,
+) -> tuple[int, str]:
+    """Record a checked sign-in: the TOTP step, the counts cleared, a new device token; (epoch, token).
+
+    Why a device sign-in leaves the address's counts alone: a stranger behind the same address must not
+    have their back-off lifted each time the officer signs in.
+    """
+    assert officer.id is not None
     async with vault.db.transaction() as session:
         fresh = await _account(session, officer.id, for_update=True)
         if fresh.password_hash != account.password_hash or fresh.totp_sealed != account.totp_sealed:
@@ -312,121 +370,57 @@ async def sign_in(
             raise SignInRefusedError(REFUSED)
         if step is not None and fresh.totp_last_step is not None and step <= fresh.totp_last_step:
             raise SignInRefusedError(REFUSED)
+        await _clear_replay_steps(session, now=now)
         if step is not None:
             fresh.totp_last_step = step
             session.add(fresh)
-        await _succeeded(session, login_tag=login_tag, client_tag=client_tag, now=now)
+        if not via_device:
+            await desk_attempts.succeeded(session, login_tag=tags.login, client_tag=tags.client, now=now)
+        token = await desk_devices.issue(
+            session,
+            vault,
+            officer_id=officer.id,
+            epoch=fresh.session_epoch,
+            rule=rule,
+            now=now,
+            replacing=tags.device,
+        )
         await audit.append(
             session, at=coarsen(now), actor=f"officer:{officer.login}", action="desk.signed-in"
         )
-    return SignedIn(
-        officer_id=officer.id,
-        login=officer.login,
-        display_name=officer.display_name,
-        roles=tuple(officer.roles),
-        totp_enrolled=account.totp_sealed is not None,
-        epoch=fresh.session_epoch,
-    )
+    return fresh.session_epoch, token
 
 
-async def _locked_rows(
-    session: AsyncSession, *, login_tag: bytes, client_tags: tuple[bytes, ...], now: datetime
-) -> list[DeskSignInAttempt]:
-    """The attempt rows of a login for these clients, created if missing, locked for this transaction.
+async def forget_passed(vault: Vault) -> int:
+    """Forget what only a live window needs, once it has passed: back-off ends, TOTP replay steps, devices
+    that can no longer count; how many rows changed. Run on the desk's sweep timer.
 
-    Why insert first: a row lock needs a row, and two first attempts at once must not both create one.
-    On SQLite the writer's BEGIN IMMEDIATE already serialises; on PostgreSQL FOR UPDATE holds the rows.
+    Threat: each of these is an exact officer-side time (or dates one), and the audit chain orders the
+    sign-in that wrote it against the reporters' events: kept, two of them bracket a submission.
     """
-    table = DeskSignInAttempt.__table__  # type: ignore[attr-defined]
-    connection = await session.connection()
-    insert = sqlite_insert(table) if connection.dialect.name == "sqlite" else pg_insert(table)
-    for client_tag in client_tags:
-        await session.exec(
-            insert.values(  # type: ignore[call-overload]
-                login_tag=login_tag, client_tag=client_tag, failures=0, trusted=False, last_at=now
-            ).on_conflict_do_nothing()
-        )
-    rows = (
-        await session.exec(
-            select(DeskSignInAttempt)
-            .where(
-                DeskSignInAttempt.login_tag == login_tag,
-                col(DeskSignInAttempt.client_tag).in_(client_tags),
-            )
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).all()
-    by_client = {row.client_tag: row for row in rows}
-    return [by_client[tag] for tag in client_tags]
-
-
-async def _claim(
-    vault: Vault, *, login_tag: bytes, client_tag: bytes, rule: LockoutRule, now: datetime, login: str
-) -> bool:
-    """Count one attempt as a failure before it is checked (a success clears it); False if the login is
-    backing off for this client, and then nothing is checked."""
+    now = vault.clock.now()
     async with vault.db.transaction() as session:
-        own, shared = await _locked_rows(
-            session, login_tag=login_tag, client_tags=(client_tag, ANY_CLIENT), now=now
-        )
-        counted = [(own, rule.threshold)]
-        if not own.trusted:
-            counted.append((shared, rule.threshold * rule.shared_factor))
-        if any(row.blocked_until is not None and row.blocked_until > now for row, _ in counted):
-            return False
-        for row, threshold in counted:
-            row.failures += 1
-            row.last_at = now
-            if row.failures >= threshold:
-                row.blocked_until = now + rule.backoff(row.failures - threshold)
-                if row.failures == threshold:
-                    await _audit_backoff(session, login=login, now=now, shared=row is shared)
-            session.add(row)
-    return True
+        changed = await desk_attempts.clear_passed_blocks(session, now=now)
+        changed += await _clear_replay_steps(session, now=now)
+        changed += await desk_devices.purge(session, now=now)
+    return changed
 
 
-async def _audit_backoff(session: AsyncSession, *, login: str, now: datetime, shared: bool) -> None:
-    # Only a login that exists is named: an unknown "login" may be a password typed into the wrong field.
-    if (await session.exec(select(Officer.id).where(Officer.login == login))).first() is None:
-        return
-    await audit.append(
-        session,
-        at=coarsen(now),
-        actor="desk",
-        action="desk.backing-off",
-        detail={"login": login, "from": "new clients" if shared else "one client"},
+async def _clear_replay_steps(session: AsyncSession, *, now: datetime) -> int:
+    """Forget every TOTP step no code accepted now could replay (older than the match window)."""
+    oldest_acceptable = int(now.timestamp()) // crypto.TOTP_STEP_SECONDS - TOTP_WINDOW
+    result = await session.exec(
+        update(DeskAccount)  # type: ignore[call-overload]
+        .where(col(DeskAccount.totp_last_step) < oldest_acceptable)
+        .values(totp_last_step=None)
     )
-
-
-async def _succeeded(session: AsyncSession, *, login_tag: bytes, client_tag: bytes, now: datetime) -> None:
-    own, shared = await _locked_rows(
-        session, login_tag=login_tag, client_tags=(client_tag, ANY_CLIENT), now=now
-    )
-    own.failures, own.blocked_until, own.trusted, own.last_at = 0, None, True, now
-    shared.failures, shared.blocked_until = 0, None
-    session.add(own)
-    session.add(shared)
+    return int(result.rowcount or 0)
 
 
 async def purge_attempts(vault: Vault, *, rule: LockoutRule) -> int:
     """Forget attempt rows that no longer slow anyone (and trusted clients unused for long); how many."""
-    now = vault.clock.now()
-    stale = now - max(rule.duration, timedelta(hours=1))
     async with vault.db.transaction() as session:
-        result = await session.exec(
-            delete(DeskSignInAttempt).where(  # type: ignore[call-overload]
-                or_(
-                    col(DeskSignInAttempt.trusted).is_(False) & (col(DeskSignInAttempt.last_at) < stale),
-                    col(DeskSignInAttempt.last_at) < now - TRUSTED_FOR,
-                ),
-                or_(
-                    col(DeskSignInAttempt.blocked_until).is_(None),
-                    col(DeskSignInAttempt.blocked_until) < now,
-                ),
-            )
-        )
-        return int(result.rowcount or 0)
+        return await desk_attempts.purge(session, rule=rule, now=vault.clock.now())
 
 
 def _open_totp(keyring: RelayKeyring, account: DeskAccount) -> bytes:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete
@@ -27,6 +27,8 @@ from storage.vault import Vault
 
 DRAFT_PURPOSE = "draft"
 DRAFT_LIFETIME = timedelta(hours=24)
+# The field of a draft's state holding a receipt code not yet shown to the reporter (set by `finish_sync`).
+RECEIPT_FIELD = "receipt"
 # Why the extra hour: expiry is counted from the hour-coarsened time (an exact time would say when the
 # reporter was typing), so a draft lives between 24 and 25 hours, never less than the promised 24.
 _ROUNDING = timedelta(hours=1)
@@ -79,7 +81,7 @@ async def save(
     row = _sealed_row(vault, chat_ref, state, lifetime)
 
     def work(session: Session) -> bool:
-        written = _write(session, row, replacing)
+        written = _write(session, row, replacing, holds_receipt=_holds_receipt(state))
         if written and update is not None:
             updates.record_sync(vault, session, update)
         return written
@@ -103,6 +105,10 @@ def _sealed_row(vault: Vault, chat_ref: str, state: dict[str, Any], lifetime: ti
     }
 
 
+def _holds_receipt(state: dict[str, Any]) -> bool:
+    return bool(state.get(RECEIPT_FIELD))
+
+
 @dataclass(frozen=True)
 class Finish:
     """How a chat's draft is left once its report is a case: written in the case's own transaction.
@@ -121,20 +127,45 @@ class Finish:
     lifetime: timedelta = DRAFT_LIFETIME
 
 
-def finish_sync(vault: Vault, session: Session, finish: Finish, *, receipt_code: str) -> bytes:
-    """Store the finished draft in the caller's transaction; the new version, or DraftConflictError."""
-    row = _sealed_row(vault, finish.chat_ref, finish.state_for(receipt_code), finish.lifetime)
-    if not _write(session, row, finish.replacing):
+def finish_sync(
+    vault: Vault,
+    session: Session,
+    finish: Finish,
+    *,
+    receipt_code: str,
+    receipt_lifetime: timedelta = DRAFT_LIFETIME,
+) -> bytes:
+    """Store the finished draft in the caller's transaction; the new version, or DraftConflictError.
+
+    Threat: the bot stops after the commit and the reporter comes back days later; were the draft to
+    expire with the chat's usual lifetime (72 hours), the case would exist and its receipt nowhere. Why it
+    lives `receipt_lifetime` (the case's retention, from storage.cases) while it holds the code: the
+    reporter is shown it at their next message however late, and the case is kept at least that long
+    (it is purged a retention after closure), so the draft never outlives the case it opens. Every later
+    write keeps that expiry while the code is still held (`_write`); the write that follows the receipt
+    reaching Telegram clears the code and gives the draft its usual lifetime again.
+    """
+    state = finish.state_for(receipt_code)
+    lifetime = max(finish.lifetime, receipt_lifetime) if _holds_receipt(state) else finish.lifetime
+    row = _sealed_row(vault, finish.chat_ref, state, lifetime)
+    if not _write(session, row, finish.replacing, holds_receipt=_holds_receipt(state)):
         raise DraftConflictError("the chat's draft changed while its report was being submitted")
     return bytes(row["sealed"])
 
 
-def _write(session: Session, row: dict[str, Any], replacing: bytes | _Any | None) -> bool:
+def _write(
+    session: Session, row: dict[str, Any], replacing: bytes | _Any | None, *, holds_receipt: bool = False
+) -> bool:
+    """Store a sealed draft row. With `holds_receipt`, an expiry already later than the row's is kept: a
+    draft holding an undelivered receipt never expires sooner because another writer (a message id added,
+    a delivery that failed) saved it with the chat's usual lifetime."""
     # Why single statements: the bot saves a draft after every update of every chat.
     table = Draft.__table__  # type: ignore[attr-defined]
     connection = session.connection()
     if isinstance(replacing, bytes):
-        changes = {k: v for k, v in row.items() if k != "chat_tag"}
+        changes: dict[str, Any] = {k: v for k, v in row.items() if k != "chat_tag"}
+        if holds_receipt:
+            changes["expires_at"] = _later(table.c.expires_at, row["expires_at"])
         result = connection.execute(
             update(table)
             .where(table.c.chat_tag == row["chat_tag"], table.c.sealed == replacing)
@@ -147,8 +178,15 @@ def _write(session: Session, row: dict[str, Any], replacing: bytes | _Any | None
         created = insert.values(row).on_conflict_do_nothing().returning(table.c.chat_tag)
         return connection.execute(created).first() is not None
     changes = {name: insert.excluded[name] for name in ("key_id", "sealed", "updated_at", "expires_at")}
+    if holds_receipt:
+        changes["expires_at"] = _later(table.c.expires_at, insert.excluded.expires_at)
     connection.execute(insert.values(row).on_conflict_do_update(index_elements=["chat_tag"], set_=changes))
     return True
+
+
+def _later(stored: Any, new: Any) -> Any:
+    """SQL for the later of the stored expiry and the new one (both engines)."""
+    return case((stored > new, stored), else_=new)
 
 
 async def load(vault: Vault, *, chat_ref: str) -> dict[str, Any] | None:

@@ -18,8 +18,9 @@ from policies.schedule import add_months, in_quiet_hours, send_time
 from policies.schema import PRIORITIES, Defaults
 from storage import audit, outbox, policy_store
 from storage import conflicts as conflict_rule
-from storage.cases import CHECKIN_ANSWER, CONTACT_PURPOSE, OFFICER_MESSAGE, live_case, next_seq, seal_new_item
+from storage.cases import CHECKIN_ANSWER, OFFICER_MESSAGE, live_case, next_seq, seal_new_item
 from storage.clock import coarsen
+from storage.contact import open_row
 from storage.errors import InputError, NotFoundError
 from storage.models import (
     Case,
@@ -51,9 +52,10 @@ class CheckinClosedError(InputError):
 
 @dataclass(frozen=True)
 class Send:
-    """Send now, to this chat."""
+    """Send now, to this chat, in the language sealed with its handle (None: not known)."""
 
     chat: str
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,8 @@ async def plan_checkin(vault: Vault, *, entry: OutboxEntry) -> Plan:
         return Later(send_time(now, quiet, jitter=jitter, draw=secrets.randbelow(10**6) / 10**6))
     if contact is None:
         return Drop("no contact handle")
-    chat = vault.keys.relay.open(contact.key_id, contact.sealed, purpose=CONTACT_PURPOSE, context=case.id)
-    return Send(chat.decode())
+    opened = open_row(vault.keys.relay, contact)
+    return Send(opened.chat, opened.language)
 
 
 async def reschedule(
@@ -220,6 +222,8 @@ class AnswerResult:
     escalation_can_read: bool = False
     # True when this answer reopened a closed case (retaliation after closure).
     reopened: bool = False
+    # The language sealed with the case's contact handle (None: not known), to answer the reporter in.
+    language: str | None = None
 
 
 async def answer_checkin(vault: Vault, *, entry_id: int, chat: str, answer: str) -> AnswerResult:
@@ -236,14 +240,9 @@ async def answer_checkin(vault: Vault, *, entry_id: int, chat: str, answer: str)
         entry = await session.get(OutboxEntry, entry_id, with_for_update=True)
         if entry is None or entry.kind != outbox.CHECKIN or entry.case_id is None:
             raise NotFoundError("no such check-in")
-        contact = await session.get(ContactHandle, entry.case_id)
-        if (
-            contact is None
-            or vault.keys.relay.open(
-                contact.key_id, contact.sealed, purpose=CONTACT_PURPOSE, context=entry.case_id
-            ).decode()
-            != chat
-        ):
+        row = await session.get(ContactHandle, entry.case_id)
+        contact = open_row(vault.keys.relay, row) if row is not None else None
+        if contact is None or contact.chat != chat:
             raise CheckinClosedError("this check-in is closed")
         if entry.status != "sent" or entry.detail.get("answered"):
             raise CheckinClosedError("this check-in was answered already")
@@ -301,6 +300,7 @@ async def answer_checkin(vault: Vault, *, entry_id: int, chat: str, answer: str)
             readers=len(readers),
             escalation_can_read=target is not None and await _any_member(session, target, readers),
             reopened=reopened,
+            language=contact.language,
         )
 
 

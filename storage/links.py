@@ -58,6 +58,18 @@ async def create_code(vault: Vault, *, officer_id: int) -> str:
     return f"{code[:5]}-{code[5:]}"
 
 
+async def purge_expired(vault: Vault) -> int:
+    """Delete link codes past their end; how many.
+
+    Threat: a code's end is the moment it was made plus fifteen minutes, exact; kept after it passed (an
+    officer who never used the code) it would date the `officer.link-code` entry in the audit chain, and
+    bracket a reporter's event next to it.
+    """
+    async with vault.db.transaction() as session:
+        result = await session.exec(delete(LinkCode).where(col(LinkCode.expires_at) <= vault.clock.now()))  # type: ignore[call-overload]
+        return int(result.rowcount or 0)
+
+
 async def redeem(vault: Vault, *, code: str, chat: str) -> str:
     """Link the chat sending `code` to the code's officer; returns the officer's login."""
     now = vault.clock.now()

@@ -178,6 +178,20 @@ class CaseConflict(SQLModel, table=True):
     sealed: bytes = _blob()
 
 
+class CaseConflictMark(SQLModel, table=True):
+    """A blind mark of one officer or unit conflicted out of a case, so that a count (the dashboard) can
+    leave out the cases its viewer is conflicted out of in SQL, without opening every sealed record.
+
+    Why keyed and bucketed (storage.conflicts.marks): a keyed hash under the lookup key cannot be turned
+    back into an officer, and the case's bucket goes into it, so two cases naming one officer share a mark
+    only when they share one of 1,024 buckets. Padded with random marks, so the count says little.
+    """
+
+    __tablename__ = "case_conflict_marks"
+    mark: bytes = Field(sa_column=Column(LargeBinary(16), primary_key=True))
+    case_id: str = Field(primary_key=True, foreign_key="cases.id", max_length=32, index=True)
+
+
 class CaseItem(SQLModel, table=True):
     """One sealed item of a case: the report, evidence, a message, a note, a check-in answer."""
 
@@ -315,6 +329,8 @@ class DeskAccount(SQLModel, table=True):
     # Sealed under the relay keyring: the server must read it to check a code, and nothing weaker would do.
     totp_key_id: str | None = Field(default=None, max_length=16)
     totp_sealed: bytes | None = _blob(nullable=True)
+    # The last code's time step, kept only while a replay of it could still be accepted (then cleared:
+    # storage.desk_accounts.forget_passed), since it dates a sign-in to 30 seconds.
     totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     # Bumped by a password reset, a second-factor reset or an operator's `end_sessions`: every live desk
     # session carries the epoch it began in, and one from an older epoch ends at its next request.
@@ -331,7 +347,8 @@ class DeskSignInAttempt(SQLModel, table=True):
     Both are keyed tags (lookup key), never the login typed or the address: a login that exists and one
     that does not are counted alike, so the back-off says nothing about which logins exist. The row with
     an empty client tag counts one login's failures from clients it never signed in from (`trusted`).
-    Officer-side times: kept to the second, purged once stale (storage.desk_accounts.purge_attempts).
+    Times: `last_at` on the hour (it only drives purging); `blocked_until` exact while it runs and cleared
+    once passed (storage.desk_attempts), so neither dates a sign-in against the audit chain.
     """
 
     __tablename__ = "desk_signin_attempts"
@@ -341,6 +358,21 @@ class DeskSignInAttempt(SQLModel, table=True):
     blocked_until: datetime | None = None
     trusted: bool = False
     last_at: datetime
+
+
+class DeskDevice(SQLModel, table=True):
+    """A browser an officer signed in from (its device cookie), counted apart from its client address.
+
+    Only the token's keyed hash (lookup key) is kept, with the officer, the session epoch it was issued in
+    and an hour-coarse expiry (storage.desk_devices says why).
+    """
+
+    __tablename__ = "desk_devices"
+    digest: bytes = Field(sa_column=Column(LargeBinary(32), primary_key=True))
+    officer_id: int = Field(foreign_key="officers.id", index=True)
+    epoch: int = 0
+    failures: int = 0
+    expires_at: datetime
 
 
 class CaseAssignment(SQLModel, table=True):

@@ -9,11 +9,17 @@ key it could plausibly mean. A key is a kind letter, a colon and the normalised 
   #:  a staff or collar number, upper case, separators and a rank prefix removed      certain
   d:  only the digits of a number, leading zeros dropped (3 digits or more)           likely
   i:  first initial and surname ("D. Smith", "Smith, D")                              likely
-  s:  surname alone (counts only when few officers share it)                          likely
+  s:  surname alone (every active caseworker who shares it)                           likely
   e:  a long surname or one with a letter deleted (one edit apart, checked after)     likely
 
+The report side also reads an e-mail address by its local part ("j.smith@force.police.uk" is J. Smith),
+a one-word name as an initial glued to a surname ("JSmith", "SmithJ": likely), digits of any script as
+ASCII digits ("PC ١٢٣٤" is 1234), and name particles either way round: joined to the surname ("Jan van der
+Berg" also gives "vanderberg") or split off a glued one ("Jan Vanderberg" also gives van der berg), so the
+directory keys need not change with these rules.
+
 Why so many variants on the report side: a miss gives the case key to the person reported on, a false
-hit only leaves one officer out of the key holders (see docs/threat-model.md, promise 3).
+hit only leaves officers out of the key holders (see docs/threat-model.md, promise 3).
 
 Names are read in any script: a name word is a run of letters of any alphabet and the marks written with
 them (Devanagari or Thai vowel signs), and invisible characters (a soft hyphen or zero-width space pasted
@@ -44,7 +50,7 @@ REASONS = {
     "d": "likely named: number without its prefix or leading zeros",
     "i": "likely named: initial and surname",
     "e": "likely named: surname one letter off",
-    "s": "likely named: surname alone, rare in the directory",
+    "s": "likely named: surname alone",
 }
 MAX_KEY_CHARS = 200
 LONG_SURNAME = 7
@@ -137,6 +143,20 @@ _NUMBER = re.compile(
     r"(?<![a-z0-9])(?:([a-z]{1,6})\s?[-/#.:]*\s?)?#?(\d(?:[\d]|[\s\-/](?=\d))*)([a-z]{1,2})?(?![a-z0-9])"
 )
 _WORD_JOINERS = "'-"
+# Name particles: written apart or joined to the surname ("van der Berg", "Vanderberg", "Mac Donald").
+_PARTICLES = frozenset(
+    {"van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "des", "la", "le", "ten", "ter"}
+    | {"st", "mac", "mc", "o", "al", "el", "bin", "ibn", "ap", "dos", "das", "do", "vander", "vanden"}
+)
+# Particles that a glued surname is split at ("vanderberg" -> van der berg); "o", "al", "el" are left out,
+# since too many ordinary surnames begin with them ("Oakley", "Alford"). A split at these alone also gives
+# the rest as a surname alone ("Vanderberg" -> berg); at the others ("Delaney" -> de laney) only name and
+# initial keys, since ordinary surnames begin with them too.
+_SPLIT_PARTICLES = tuple(sorted(_PARTICLES - {"o", "al", "el", "bin", "ibn", "ap", "do", "dos", "das"}))
+_STRONG_PARTICLES = frozenset({"van", "von", "der", "den", "vander", "vanden", "ten", "ter", "mac", "mc"})
+MIN_SPLIT_REST = 4
+# An e-mail address as a reporter may paste it: the local part is how the force writes the name.
+_MAIL = re.compile(r"([^\s@<>()\[\],;:]+)@[^\s@<>()\[\],;:]+\.[^\s@<>()\[\],;:]+")
 
 
 @dataclass(frozen=True)
@@ -148,14 +168,24 @@ class Probe:
 
 
 def fold(text: str) -> str:
-    """Lower case, accents and special letters folded to ASCII-like letters, apostrophes, dashes and commas
-    unified, invisible characters (storage.text) dropped."""
+    """Lower case, accents and special letters folded to ASCII-like letters, decimal digits of every script
+    to ASCII digits, apostrophes, dashes and commas unified, invisible characters (storage.text) dropped."""
     if text.isascii() and text.isprintable():
         return text.lower()
     text = without_invisible(unicodedata.normalize("NFKC", text or "")).casefold()
     text = _APOSTROPHES.sub("'", _COMMAS.sub(",", _DASHES.sub("-", text))).translate(_LETTERS)
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return "".join(_ascii_digit(ch) for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _ascii_digit(char: str) -> str:
+    """A decimal digit of any script as its ASCII digit ("١٢٣٤", "१२३४", "๑๒๓๔" are 1234), other characters
+    as they are.
+
+    Threat: a reporter on an Arabic or Devanagari keyboard writes the collar number in its own digits;
+    read as letters, it matched nobody and the officer named kept the case key."""
+    digit = unicodedata.decimal(char, None)
+    return char if digit is None else str(digit)
 
 
 def number_core(value: str) -> str:
@@ -252,8 +282,13 @@ def _parts(word: str) -> list[str]:
 
 @dataclass(frozen=True)
 class _Parsed:
+    """One reading of a name. `guessed`: made by splitting a glued surname at a particle that ordinary
+    surnames also begin with, so it gives name and initial keys but no surname-alone or near-spelling
+    keys (a guess too weak to leave out everyone of a surname it invented: "Alford" is not Ford)."""
+
     given: tuple[str, ...]
     surname: tuple[str, ...]
+    guessed: bool = False
 
 
 def _parses(text: str, *, directory: bool) -> list[_Parsed]:
@@ -280,7 +315,38 @@ def _parses(text: str, *, directory: bool) -> list[_Parsed]:
                 readings.append(_Parsed(tuple(words[1:]), (words[0],)))
             # "Dave Smith Jones" may be Dave Smith-Jones.
             readings.append(_Parsed(tuple(words[:-2]), (words[-2], words[-1])))
+    if not directory:
+        readings += [variant for reading in readings for variant in _particle_readings(reading)]
     return list(dict.fromkeys(readings))
+
+
+def _particle_readings(reading: _Parsed) -> list[_Parsed]:
+    """A report's name read with its particles joined to the surname ("Jan van der Berg" -> surname
+    van der berg, keyed also as vanderberg) or a glued surname split at them ("Jan Vanderberg" -> van der
+    berg), so either writing meets the other in the directory."""
+    variants = []
+    given, surname = list(reading.given), list(reading.surname)
+    particles = 0
+    while particles < len(given) and given[len(given) - 1 - particles] in _PARTICLES:
+        particles += 1
+    if particles:
+        cut = len(given) - particles
+        variants.append(_Parsed(tuple(given[:cut]), (*given[cut:], *surname)))
+    for split in _particle_splits(surname[-1]):
+        weak = not set(split[:-1]) <= _STRONG_PARTICLES
+        variants.append(_Parsed(tuple(given), (*surname[:-1], *split), guessed=weak))
+    return variants
+
+
+def _particle_splits(word: str) -> list[tuple[str, ...]]:
+    """The ways a glued surname splits into particles and a rest of MIN_SPLIT_REST letters or more."""
+    splits: list[tuple[str, ...]] = []
+    for particle in _SPLIT_PARTICLES:
+        rest = word[len(particle) :]
+        if word.startswith(particle) and len(rest) >= MIN_SPLIT_REST:
+            splits.append((particle, rest))
+            splits += [(particle, *more) for more in _particle_splits(rest)]
+    return splits
 
 
 def _name_keys(reading: _Parsed) -> set[str]:
@@ -294,10 +360,29 @@ def _name_keys(reading: _Parsed) -> set[str]:
     return {f"n:{' '.join(sorted(s))}"[:MAX_KEY_CHARS] for s in spellings if s}
 
 
-def _surnames(reading: _Parsed) -> set[str]:
+def _surnames(reading: _Parsed, *, report: bool = False) -> set[str]:
+    """The surname spellings of a reading; on the report side a particle of a surname of several words
+    ("van" of "van der Berg") is not a surname alone."""
     whole = "".join(_joined(w) for w in reading.surname)
     forms = {whole} | {_joined(w) for w in reading.surname} | {p for w in reading.surname for p in _parts(w)}
+    if report and len(reading.surname) > 1:
+        forms = {whole} | (forms - _PARTICLES)
     return {f for f in forms if len(f) >= 2}
+
+
+def _glued_initial(reading: _Parsed) -> set[str]:
+    """A one-word name that may be an initial glued to a surname ("JSmith", "jsmith" of an e-mail
+    address, "SmithJ"): the initial-and-surname keys it could mean (likely, never certain)."""
+    if reading.given or len(reading.surname) != 1 or len(reading.surname[0]) < 4:
+        return set()
+    word = _joined(reading.surname[0])
+    return {f"i:{word[0]} {word[1:]}", f"i:{word[-1]} {word[:-1]}"}
+
+
+def _unmailed(text: str) -> str:
+    """An e-mail address replaced by its local part read as a name ("j.smith+psd@force.police.uk" ->
+    "j smith"): dots and underscores part the words, a "+tag" is dropped."""
+    return _MAIL.sub(lambda m: " " + re.sub(r"[._]", " ", m.group(1).split("+")[0]) + " ", text)
 
 
 def _deletions(word: str) -> set[str]:
@@ -326,12 +411,17 @@ def probe_keys(name: str, staff_number: str = "") -> Probe:
     """Every key that what a reporter wrote about one person could mean (name answer and number field)."""
     keys: set[str] = _whole_key(name)
     fuzzy: dict[str, set[str]] = {}
+    if "@" in name:
+        name = _unmailed(name)
+        keys |= _whole_key(name)
     for reading in _parses(name, directory=False):
-        keys |= _name_keys(reading)
+        keys |= _name_keys(reading) | _glued_initial(reading)
         initials = {_joined(reading.given[0])[:1]} if reading.given else set()
-        for surname in _surnames(reading):
-            keys.add(f"s:{surname}")
+        for surname in _surnames(reading, report=True):
             keys |= {f"i:{initial} {surname}" for initial in initials if initial}
+            if reading.guessed:
+                continue
+            keys.add(f"s:{surname}")
             if len(surname) >= LONG_SURNAME - 1:
                 for variant in {surname} | _deletions(surname):
                     fuzzy.setdefault(f"e:{variant}"[:MAX_KEY_CHARS], set()).add(surname)

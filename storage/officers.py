@@ -236,9 +236,9 @@ class DirectoryMatch(NamedTuple):
     """An officer of the directory found among the people a report names.
 
     `certain` when a staff number or the whole name matched; otherwise a likely match (initial and
-    surname, a rare surname alone, a number without its prefix, a surname one letter off), which leaves
-    the officer out of the key holders all the same but not their unit. `reason` says which, for the
-    queue lead (sealed in the case, never shown to the reporter, never logged).
+    surname, a surname alone, a number without its prefix, a surname one letter off), which leaves the
+    officer out of the key holders all the same but not their unit. `reason` says which, for the queue
+    lead (sealed in the case, never shown to the reporter, never logged).
     """
 
     id: int
@@ -248,13 +248,16 @@ class DirectoryMatch(NamedTuple):
     login: str = ""
 
 
-# At most this many officers may share a surname (or a fuzzy spelling) for it alone to leave them out.
-RARE_SURNAME = 3
+# Kinds that rest on a surname alone (or one letter off it): they find everyone who shares it.
+SURNAME_KINDS = frozenset({"s", "e"})
 
+# `may_read`: active, with a casework role; only such officers can be wrapped a case key at submission.
 _NAMED_IN = Query(
-    postgresql="SELECT k.key, o.id, o.unit_id, o.login, o.display_name, COUNT(*) OVER (PARTITION BY k.key) "
+    postgresql="SELECT k.key, o.id, o.unit_id, o.login, o.display_name, (o.active AND "
+    "o.roles::jsonb ?| array['standards-officer', 'queue-lead']) AS may_read "
     "FROM officer_match_keys k JOIN officers o ON o.id = k.officer_id WHERE k.key = ANY(%s) ORDER BY o.id",
-    sqlite="SELECT k.key, o.id, o.unit_id, o.login, o.display_name, COUNT(*) OVER (PARTITION BY k.key) "
+    sqlite="SELECT k.key, o.id, o.unit_id, o.login, o.display_name, (o.active AND EXISTS (SELECT 1 FROM "
+    "json_each(o.roles) r WHERE r.value IN ('standards-officer', 'queue-lead'))) AS may_read "
     "FROM officer_match_keys k JOIN officers o ON o.id = k.officer_id "
     "WHERE k.key IN (SELECT value FROM json_each(?)) ORDER BY o.id",
 )
@@ -296,17 +299,24 @@ def send_named_in(session: Session, *, people: Iterable[tuple[str, str]]) -> Pen
 def _matches(rows: list[tuple[Any, ...]], probes: list[naming.Probe]) -> list[DirectoryMatch]:
     """Officers found per named person. An unsure match is dropped when an officer matched for certain
     also matches what it rests on ("D. Smith 1234": Dave Smith 1234 explains the name, so Dan Smith is not
-    left out; "D. Smith 9999" with 9999 someone else's: both are). A surname alone or a fuzzy spelling
-    counts only when few officers share it."""
+    left out; "D. Smith 9999" with 9999 someone else's: both are).
+
+    Threat: "DS Smith" where four Smiths work the queue; leaving out only some of them (say, those few
+    enough to count as "rare") gives the key to the others, one of whom may be the subject. Why every
+    officer who shares a surname written alone (or one letter off) is left out, however many: an unsure
+    match must exclude, not include (issue 9 point 10); the queue lead sees each one and why, and an
+    emptied queue goes to its escalation queue (storage.cases). Why only active caseworkers for these
+    kinds: nobody else can be wrapped a key at submission, and listing them would bury the queue lead's
+    list in officers who could not have read the report anyway."""
     officers: dict[int, tuple[str | None, str]] = {}
     found: dict[int, set[str]] = {}
     for probe in probes:
         hits: dict[int, set[str]] = {}
-        for key, officer_id, unit_id, login, display_name, sharing in rows:
+        for key, officer_id, unit_id, login, display_name, may_read in rows:
             if key not in probe.keys:
                 continue
             kind = key[0]
-            if kind == "s" and sharing > RARE_SURNAME:
+            if kind in SURNAME_KINDS and not may_read:
                 continue
             if kind == "e" and not any(
                 naming.one_edit_apart(mine, theirs)
@@ -316,38 +326,35 @@ def _matches(rows: list[tuple[Any, ...]], probes: list[naming.Probe]) -> list[Di
                 continue
             officers[officer_id] = (unit_id, login)
             hits.setdefault(officer_id, set()).add(kind)
-        fuzzy = [i for i, kinds in hits.items() if kinds == {"e"}]
-        if len(fuzzy) > RARE_SURNAME:
-            for officer_id in fuzzy:
-                del hits[officer_id]
-        certain = [kinds for kinds in hits.values() if kinds & naming.CERTAIN_KINDS]
-        explained = {
-            aspect
-            for aspect in (naming.NAME_KINDS, naming.NUMBER_KINDS)
-            for kinds in certain
-            if kinds & aspect
-        }
-        for officer_id, kinds in hits.items():
-            # An unsure match stands unless an officer matched for certain also explains what it rests on.
-            if kinds & naming.CERTAIN_KINDS or any(
-                kinds & a for a in (naming.NAME_KINDS, naming.NUMBER_KINDS) if a not in explained
-            ):
-                found.setdefault(officer_id, set()).update(kinds)
+        _explained_out(hits, found)
     result = []
     for officer_id in sorted(found):
         kinds = found[officer_id]
         unit_id, login = officers[officer_id]
-        strongest = naming.strongest(kinds)
         result.append(
             DirectoryMatch(
                 id=officer_id,
                 unit_id=unit_id,
                 certain=bool(kinds & naming.CERTAIN_KINDS),
-                reason=naming.REASONS[strongest],
+                reason=naming.REASONS[naming.strongest(kinds)],
                 login=login,
             )
         )
     return result
+
+
+def _explained_out(hits: dict[int, set[str]], found: dict[int, set[str]]) -> None:
+    """Add to `found` the officers one named person matched, less the unsure ones that an officer matched
+    for certain explains (their match rests only on an aspect, name or number, the certain one shares)."""
+    certain = [kinds for kinds in hits.values() if kinds & naming.CERTAIN_KINDS]
+    explained = {
+        aspect for aspect in (naming.NAME_KINDS, naming.NUMBER_KINDS) for kinds in certain if kinds & aspect
+    }
+    for officer_id, kinds in hits.items():
+        if kinds & naming.CERTAIN_KINDS or any(
+            kinds & a for a in (naming.NAME_KINDS, naming.NUMBER_KINDS) if a not in explained
+        ):
+            found.setdefault(officer_id, set()).update(kinds)
 
 
 def match_key_rows(officer_id: int, *, display_name: str, staff_number: str | None) -> list[dict[str, Any]]:

@@ -6,7 +6,9 @@ sealed as if given. Why one pure module: the bot's flows and the vault's own che
 blank means, and neither may depend on the other.
 
 `normalise` is what is stored (NFC, outer white space trimmed): joiners inside the text are kept, since
-emoji sequences and some scripts need them. `visible` is only for deciding whether anything was said.
+emoji sequences and some scripts need them. `is_blank` decides whether anything was said: only a letter,
+number, punctuation or symbol counts (a combining mark alone, a filler, a format character never does).
+`without_invisible` is for comparing names (storage.naming), where marks written with letters are kept.
 """
 
 from __future__ import annotations
@@ -39,27 +41,40 @@ def _invisible(char: str) -> bool:
     return any(low <= point <= high for low, high in _INVISIBLE_RANGES)
 
 
-def _hidden(char: str) -> bool:
-    return char.isspace() or _invisible(char)
-
-
 def without_invisible(text: str) -> str:
     """`text` with its invisible characters removed and its white space kept, for comparing what two
     people wrote (storage.naming: "Smi\u00adth" is Smith), never for what is stored."""
     return "".join(char for char in text if not _invisible(char))
 
 
-def visible(text: str) -> str:
-    """The characters of `text` (NFC) that show on a screen: format, control and white space removed."""
-    return "".join(char for char in unicodedata.normalize("NFC", text) if not _hidden(char))
+# What says something: a letter, number, punctuation or symbol (the general categories L, N, P, S), and
+# code points this Python's Unicode data does not know or that a font gives meaning to (Cn, Co): an emoji
+# newer than the data is still something said. Marks (M), format (Cf), separators (Z), controls (Cc) and
+# surrogates (Cs) say nothing on their own: a combining accent with no letter under it is no answer.
+_SAYING_CATEGORIES = frozenset("LNPS")
+_SAYING_OTHER = frozenset({"Cn", "Co"})
+# Letters and symbols that render as nothing (Unicode calls them fillers): Hangul fillers, blank Braille.
+_FILLERS = frozenset({0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800})
+
+
+def says_something(char: str) -> bool:
+    """True for a character that shows something by itself: a letter, number, punctuation or symbol that
+    is not a blank filler (or an unassigned or private-use code point)."""
+    category = unicodedata.category(char)
+    if ord(char) in _FILLERS:
+        return False
+    return category[0] in _SAYING_CATEGORIES or category in _SAYING_OTHER
 
 
 def is_blank(text: str | None) -> bool:
-    """True if nothing readable is left once invisible characters are set aside.
+    """True unless the text holds a character that says something (`says_something`).
 
-    Why not `not visible(text)`: this stops at the first visible character instead of rebuilding the
-    whole text, which for a long narrative cost most of a millisecond on every submission."""
-    return not text or all(_hidden(char) for char in unicodedata.normalize("NFC", text))
+    Threat: marks alone ("\u0301\u0308", a combining enclosing circle U+20DD), a Hangul filler with an
+    accent, or format characters look like nothing, or like a smudge, yet are not empty strings; sealed
+    as a narrative or a name they would be an answer that says nothing. Why no NFC first: normalising
+    never turns marks, fillers or format characters into a letter, so it cannot change the verdict.
+    Why `any` over a generator: it stops at the first letter, so a long narrative costs microseconds."""
+    return not text or not any(says_something(char) for char in text)
 
 
 def answer(text: str | None) -> str:

@@ -190,11 +190,16 @@ class StandInJpeg(Format):
         with Image.open(io.BytesIO(content)) as image:
             exif = image.getexif()
             for _tag, value in [*exif.items(), *exif.get_ifd(0x8769).items()]:
-                found.add("other", "camera details", value if isinstance(value, str) else None, show=False)
+                found.add(
+                    "other",
+                    "other camera details (settings such as exposure and lens)",
+                    value if isinstance(value, str) else None,
+                    show=False,
+                )
             if exif.get_ifd(0x8825):
                 found.add("location", "where the photo was taken")
             if "xmp" in image.info or b"Photoshop 3.0" in content:
-                found.add("other", "hidden XMP or IPTC details")
+                found.add("other", "hidden XMP details (can hold names, places and edit history)")
         return found.result()
 
     def clean(self, content: bytes, nested: Nested) -> Rewrite:

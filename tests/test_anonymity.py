@@ -308,6 +308,7 @@ async def run_scenario(
                     filename=f"{user.first_name}_{user.last_name}.png",
                     media_type="image/png",
                     content=b"\x89PNG fake " + user.full_name.encode(),
+                    metadata_kept=False,
                 ),
             ),
             ongoing=True,

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from telegram import Message
 
-from bot import evidence, files
+from bot import evidence, files, finding_words
 from bot import state as chat_state
 from bot.catalogue import Catalogue
 from bot.emulator.state import FakeUser
@@ -153,7 +153,7 @@ async def test_a_file_with_hundreds_of_findings_is_asked_about_in_one_message_te
     shown = len(pending.findings) + sum(pending.findings_more.values())
     assert shown == len({(f.kind, f.summary) for f in findings}), "every distinct finding is shown or counted"
     for summary in pending.findings:
-        assert f"- {summary}" in question
+        assert f"- {finding_words.told(T, summary)}" in question
 
     await world.tap(user, "Remove the hidden details")
     assert world.last(user.user_id) == T("report.evidence.added.removing", count=1)
@@ -183,7 +183,7 @@ def test_listing_is_bounded_per_kind_and_fits_with_a_long_translation() -> None:
     """The bound holds whatever the wording: a catalogue whose sentence is long still gives a message
     under the room, by showing fewer of each kind."""
     many = [
-        evidence.Finding(kind, f"{kind} detail {i:03d} " + "x" * 50)
+        evidence.Finding(kind, "a name", f"{kind} detail {i:03d} " + "x" * 50)
         for kind in evidence.KINDS
         for i in range(40)
     ]
@@ -191,12 +191,15 @@ def test_listing_is_bounded_per_kind_and_fits_with_a_long_translation() -> None:
     assert len(summaries) == files.MAX_FINDINGS and sum(more.values()) == len(many) - files.MAX_FINDINGS
     answer = EvidenceAnswer("f", "document", "a.docx", DOCX, 10)
     answer.findings, answer.finding_kinds, answer.findings_more = summaries, kinds, more
-    embedded = [evidence.Finding("other", f"an embedded object {i} (removed)") for i in range(30)]
+    embedded = [
+        evidence.Finding("other", "an embedded object Candour cannot check", f"{i}", removed=True)
+        for i in range(30)
+    ]
     answer.parts, answer.part_kinds, answer.parts_more = files.bounded(embedded, files.MAX_PARTS)
 
     text = files.question(T, answer)
     assert files.telegram_length(text) <= files.MESSAGE_ROOM
-    assert text.count("- location detail") == files.PER_KIND and "more of the same kind" in text
+    assert text.count("- a name (location detail") == files.PER_KIND and "more of the same kind" in text
 
     def wordy(key: str, /, **values: object) -> str:
         long = key == "report.evidence.metadata"
@@ -204,7 +207,7 @@ def test_listing_is_bounded_per_kind_and_fits_with_a_long_translation() -> None:
 
     text = files.question(wordy, answer)  # type: ignore[arg-type]
     assert files.telegram_length(text) <= files.MESSAGE_ROOM
-    assert text.count("- location detail") < files.PER_KIND, "fewer of each kind, to fit"
+    assert 0 < text.count("- a name (location detail") < files.PER_KIND, "fewer of each kind, to fit"
     assert "more of the same kind" in text
 
 

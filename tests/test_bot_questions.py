@@ -8,8 +8,9 @@
   chat's language) are met with "Do you mean …?" and that button, and the report is routed as the
   button routes it (promise 3: never to the subject's own unit);
 - typed text at a buttons-only question is not told to use /cancel (which deletes the draft);
-- a typed "when" that says, in the present tense and without doubt or negation, that it is still going
-  on sets `ongoing`; any other (past tense, doubt, negation) is asked about.
+- a typed "when" made only of plain present-tense words that it is still going on (with a "since"/"from"
+  date or "every day", in English or Welsh) sets `ongoing`; any other (an end date, past tense, doubt,
+  negation, a "nope" after it) is asked about with buttons.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from bot import questions
 from bot.catalogue import Catalogue
 from bot.emulator.state import FakeUser
 from storage import cases, casework, policy_store
@@ -272,6 +274,101 @@ async def test_a_typed_when_sets_ongoing_or_asks(
     code = await from_witnesses_submit(world, user)
     report = (await sealed_report(vault, alice, code)).first(cases.REPORT).meta
     assert report["when"] == typed and report["ongoing"] is ongoing
+
+
+# Answers that say or hint that it stopped (issue 11, B1): each once set `ongoing`, a routing fact.
+STOPPED = [
+    "ongoing from 2023 to 2024",
+    "ongoing up to last week",
+    "ongoing through to June",
+    "ongoing since January, it halted last week",
+    "still ongoing, nope, it quit",
+    "still ongoing: nope",
+    "ongoing 'til May",
+    "ongoing untill may",
+    "still going on thru may",
+    "the harassment halted in May; still going on is false",
+    "ongoing from 2023 to 2024, it halted last week",
+    "ongoing since 2023, 2024",
+    "every day last year",
+    "it was still going on",
+    "roedd yn parhau tan fis Mai",
+    "mae wedi stopio, dim yn dal i ddigwydd",
+    "parhaus tan 2024",
+]
+# Plain present-tense words (with a "since"/"from" date, a frequency), in English and in Welsh.
+GOING_ON = [
+    "still going on",
+    "it's still happening",
+    "It\u2019s still going on.",
+    "ongoing",
+    "it hasn't stopped",
+    "every day",
+    "ongoing since January",
+    "from last summer, ongoing",
+    "since 2022 and it's still happening",
+    "yn dal i ddigwydd",
+    "parhaus",
+    "ers mis Mawrth 2023, mae'n dal i ddigwydd",
+    "mae'n digwydd bob wythnos",
+    "dyw e ddim wedi stopio",
+]
+
+
+@pytest.mark.parametrize("typed", STOPPED)
+def test_words_that_may_say_it_stopped_are_not_read_as_ongoing(typed: str) -> None:
+    assert questions.says_ongoing(typed) is False
+
+
+@pytest.mark.parametrize("typed", GOING_ON)
+def test_plain_words_that_it_goes_on_are_read_as_ongoing(typed: str) -> None:
+    assert questions.says_ongoing(typed) is True
+
+
+@pytest.mark.parametrize("typed", STOPPED[:11])
+async def test_a_when_that_may_have_stopped_is_asked_about(world: BotWorld, vault: Vault, typed: str) -> None:
+    """Through the bot: the question with its buttons, and nothing stored as ongoing until one is pressed."""
+    user = world.user(6300021)
+    chat = user.user_id
+    await to_when(world, user)
+    await world.say(user, typed)
+    assert world.last(chat) == T("report.when.ongoing", when=typed)
+    assert labels_of_last(world, chat) == [T("button.yes"), T("button.no"), T("button.not_sure")]
+    state = await draft(vault, chat)
+    assert (state["step"], state["when"], state["ongoing"]) == ("when_ongoing", typed, None)
+    await press_exactly(world, user, T("button.no"))
+    assert world.last(chat) == T("report.where")
+    assert (await draft(vault, chat))["ongoing"] is False
+
+
+@pytest.mark.parametrize("typed", GOING_ON[:9])
+async def test_a_when_that_plainly_goes_on_moves_on(world: BotWorld, vault: Vault, typed: str) -> None:
+    user = world.user(6300022)
+    chat = user.user_id
+    await to_when(world, user)
+    await world.say(user, typed)
+    assert world.last(chat) == T("report.where")
+    state = await draft(vault, chat)
+    assert (state["step"], state["when"], state["ongoing"]) == ("where", typed, True)
+
+
+async def test_a_welsh_when_sets_ongoing_or_is_asked_in_welsh(world: BotWorld, vault: Vault) -> None:
+    cy = Catalogue().for_language("cy")
+    for user_id, typed, ongoing in (
+        (6300023, "ers mis Mawrth, mae'n dal i ddigwydd", True),
+        (6300024, "roedd yn parhau tan fis Mai", None),
+    ):
+        user = world.user(user_id, language_code="cy")
+        chat = user.user_id
+        await world.say(user, "/report")
+        await world.tap(user, cy("category.bullying"))
+        await world.tap(user, cy("button.done"))
+        await world.say(user, "Mae'n gweiddi arna i.")
+        await world.tap(user, cy("button.done"))
+        await world.say(user, typed)
+        asked = cy("report.when.ongoing", when=typed)
+        assert world.last(chat) == (cy("report.where") if ongoing else asked)
+        assert (await draft(vault, chat))["ongoing"] is ongoing
 
 
 async def test_the_review_says_whether_it_is_still_going_on(world: BotWorld) -> None:

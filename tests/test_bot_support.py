@@ -188,3 +188,83 @@ def test_retaliation_words_never_contradict_each_other(
         assert not sentences["checkin.retaliation.escalated_pending"]
         assert sentences["checkin.retaliation.no_reader"] == (notified == 0)
     assert (t("checkin.retaliation.told_now", count=notified) in said) == bool(notified)
+
+
+# --- the force's own words, in Welsh too (issue 11, A2) -----------------------------------------------
+
+CY = Catalogue().for_language("cy")
+OWN_NUMBER = "call our own wellbeing line on 0800 111 222"
+
+
+def with_samaritans(contact: str, **extra: Any) -> str:
+    """The starter policy with the Samaritans entry (the starter's id) given another contact."""
+    import yaml
+
+    document = yaml.safe_load(starter_policy_text())
+    document["support"][0] = {**document["support"][0], "contact": contact, **extra}
+    assert document["support"][0]["id"] == "samaritans"
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+
+
+def support_for(language: str, text: str) -> str:
+    """The support lines as bot.support says them to a reader of `language` under this policy."""
+    from types import SimpleNamespace
+
+    from bot import support
+    from policies.loader import load_policy
+
+    reader = SimpleNamespace(t=Catalogue().for_language(language), policy=load_policy(text))
+    return support.text(reader)  # type: ignore[arg-type]
+
+
+def test_the_starter_words_are_said_in_welsh_only_while_the_english_is_the_starter_own() -> None:
+    said = support_for("cy", starter_policy_text())
+    assert CY("support.samaritans.contact") in said and "116 123" in said
+    changed = support_for("cy", with_samaritans(OWN_NUMBER))
+    # The force kept the starter's id but wrote its own number: the starter's Welsh (with 116 123) would
+    # give a Welsh reader a line the force never configured.
+    assert OWN_NUMBER in changed and CY("support.samaritans.contact") not in changed
+    assert "116 123" not in changed
+    assert CY("support.samaritans.name") in changed, "the name is still the starter's, so still in Welsh"
+    assert CY("support.staff-association.contact") in changed, "an untouched entry keeps its Welsh"
+
+
+def test_the_policy_own_welsh_words_are_preferred() -> None:
+    welsh = {"name": "Ein llinell les", "contact": "ffoniwch 0800 111 222"}
+    text = with_samaritans(OWN_NUMBER, translations={"cy": welsh})
+    said = support_for("cy", text)
+    assert "Ein llinell les" in said and "ffoniwch 0800 111 222" in said and OWN_NUMBER not in said
+    english = support_for("en", text)
+    assert OWN_NUMBER in english and "Samaritans" in english and "Ein llinell les" not in english
+    # A translation that gives only the name: the contact is the force's English, as written.
+    only_name = support_for("cy", with_samaritans(OWN_NUMBER, translations={"cy": {"name": "Ein llinell"}}))
+    assert "Ein llinell" in only_name and OWN_NUMBER in only_name
+
+
+@pytest.mark.parametrize(
+    ("translations", "complaint"),
+    [({"en": {"name": "x"}}, "translations.en"), ({"Welsh": {"name": "x"}}, "not a language code")],
+)
+def test_support_translations_are_checked(translations: dict[str, Any], complaint: str) -> None:
+    from policies.errors import PolicySyntaxError
+    from policies.loader import load_policy
+
+    with pytest.raises(PolicySyntaxError, match=complaint):
+        load_policy(with_samaritans(OWN_NUMBER, translations=translations))
+
+
+async def test_a_welsh_reporter_is_shown_the_force_number_not_the_starter(
+    world: BotWorld, clock: ManualClock, alice: UnlockedOfficer
+) -> None:
+    """Through the bot: a Welsh reader's "worse" answer lists the policy's number as the force wrote it."""
+    from storage import policy_store
+
+    await policy_store.publish(world.vault, text=with_samaritans(OWN_NUMBER), author="alice")
+    user = world.user(7200011, language_code="cy")
+    result = await submit_for(world, user.user_id)
+    message = await next_checkin(world, clock, user.user_id, result.case_id)
+    press(world, user, message, "worse")
+    await world.settle()
+    said = world.last(user.user_id)
+    assert said.startswith(CY("checkin.thanks.worse")) and CY("support.heading") in said
+    assert OWN_NUMBER in said and "116 123" not in said

@@ -148,11 +148,15 @@ async def test_the_worker_holds_no_keys_and_reaches_no_network_or_file(
         assert place != "/" and place.endswith("(deleted)")
         assert not Path(place.removesuffix(" (deleted)")).exists()
         assert what["interfaces"] == {"lo"}  # a network of its own: no route to 127.0.0.1 of the machine
-        assert all(d.startswith(("pipe:", "socket:")) or d == "/dev/null" for d in what["descriptors"]), pid
+        assert all(d.startswith(("pipe:", "socket:")) or d in MEMFDS for d in what["descriptors"]), pid
         assert what["NoNewPrivs"] == "1"
         assert what["Max file size"] == ("0", "0")
         assert what["Max core file size"] == ("0", "0")
         assert all(what["namespaces"][ns] != ours[ns] for ns in ("net", "mnt", "user", "ipc"))
+    # Only the reader holds the file's two memfds (bot.evidence.protocol): not the zygote, nor the relay.
+    assert [d for d in seen[zygote]["descriptors"] if d.startswith("/memfd:")] == []
+    assert [d for d in seen[outer]["descriptors"] if d.startswith("/memfd:")] == []
+    assert sorted(d for d in seen[inner]["descriptors"] if d.startswith("/memfd:")) == sorted(MEMFDS[:2])
     for pid in (outer, inner):  # the processes forked for a file
         what = seen[pid]
         assert what["CapEff"] == what["CapPrm"] == "0000000000000000"
@@ -239,7 +243,7 @@ def keyring():  # leave a value in the user keyring, unless an earlier reader's 
     return "left" if made > 0 else "cannot-leave"
 
 
-def exploit(requests, answers):  # the reader, boxed by the real worker: what an exploit in a parser could do
+def exploit(mailbox):  # the reader, boxed by the real worker: what an exploit in a parser could do
     if mode == "leaves_a_child" and os.fork() == 0:
         hide()
         time.sleep(60)
@@ -247,7 +251,7 @@ def exploit(requests, answers):  # the reader, boxed by the real worker: what an
     if mode == "hides":
         hide()
         time.sleep(60)
-    header, body = protocol.read_frame(requests, 1 << 20)
+    header, body = mailbox.receive(1 << 20)
     outcome = "a.txt"
     if mode == "signals_the_bot":
         try:
@@ -259,9 +263,11 @@ def exploit(requests, answers):  # the reader, boxed by the real worker: what an
         outcome = socket.gethostname()
     if mode == "keyring":  # what an earlier file's reader left in the user keyring, if anything
         outcome = keyring()
-    good = {"ok": True, "media_type": "text/plain", "filename": outcome, "cleaned": True, "removed": []}
-    protocol.send(answers, protocol.frame(good, body))
+    mailbox.reply({**GOOD, "filename": outcome}, body)
     return 0
+
+
+GOOD = {"ok": True, "media_type": "text/plain", "filename": "a.txt", "cleaned": True, "removed": []}
 
 
 worker.main(["--memory-bytes", str(1 << 30), "--cpu-seconds", "30"], reader=exploit)
@@ -341,6 +347,11 @@ async def test_a_worker_that_hides_from_its_group_is_still_killed_at_the_wall_ti
         assert await emptied(inside)
     assert str(refused.value) == TOO_SLOW
     assert await gone([outer, inner])
+
+
+# What a process of the worker may hold besides pipes and sockets: /dev/null, and the reader's inbox and
+# outbox (/proc names a memfd by the name the bot gave it).
+MEMFDS = ("/memfd:candour-cleaned (deleted)", "/memfd:candour-file (deleted)", "/dev/null")
 
 
 def _session(pid: int) -> int:

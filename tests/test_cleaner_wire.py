@@ -33,25 +33,26 @@ def frame(header, body=b"", *, body_size=None):
     size = len(body) if body_size is None else body_size
     return struct.pack(">II", len(raw), size) + raw + body
 
-def receive(stream):
+def receive(stream, inbox):
     head, size = struct.unpack(">II", stream.read(8))
     header = json.loads(stream.read(head))
-    return header, stream.read(size)
+    return header, os.pread(inbox, size, 0)
 
 mode = sys.argv[1]
 control = socket.socket(fileno=0)
-ready = {"ready": True, "version": 99 if mode == "wrong_version" else 2, "isolated": mode != "not_isolated"}
+ready = {"ready": True, "version": 99 if mode == "wrong_version" else 3, "isolated": mode != "not_isolated"}
 control.sendall(frame(ready))
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # relays reaped as they end, as the real zygote's are
 while True:
-    message, fds, _, _ = socket.recv_fds(control, 64, 3)
+    message, fds, _, _ = socket.recv_fds(control, 64, 5)
     if not message:
         sys.exit(0)
     if os.fork():
         for fd in fds:
             os.close(fd)
         continue
-    requests, answers, status = (os.fdopen(fd, "rb" if i == 0 else "wb", buffering=0) for i, fd in enumerate(fds))
+    inbox, outbox = fds[3:]
+    requests, answers, status = (os.fdopen(fd, "rb" if i == 0 else "wb", buffering=0) for i, fd in enumerate(fds[:3]))
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     reader = os.fork()
     if reader:
@@ -67,16 +68,35 @@ while True:
         status.write(frame({"exit": code}))
         os._exit(0)
     status.close()
-    header, body = receive(requests)
+    header, body = receive(requests, inbox)
     good = {"ok": True, "media_type": "text/plain", "filename": "a.txt", "cleaned": True, "removed": [],
             "cleanable": True, "findings": [], "problem": None}
-    out = answers.write
+    def out(data):  # a frame's body into the outbox, as the real reader puts it; its header on the pipe
+        head, size = struct.unpack(">II", data[:8])
+        os.pwrite(outbox, data[8 + head:], 0)
+        answers.write(data[:8 + head])
+
     if mode == "bad_kind":
         out(frame({**good, "findings": [["evil", "x"]], "removed": [["evil", "x"]]}))
     elif mode == "long_summary":
         out(frame({**good, "removed": [["person", "y" * 500]]}, b"x"))
     elif mode == "huge_body":
         out(frame(good, b"", body_size=1 << 30))
+    elif mode == "grows_outbox":  # past the limit the bot made it, though the body it names is small
+        os.ftruncate(outbox, 1 << 30)
+        out(frame(good, b"x"))
+    elif mode == "shrinks_outbox":  # names more bytes than the outbox holds by the time the bot reads
+        os.pwrite(outbox, b"cleaned bytes", 0)
+        os.ftruncate(outbox, 3)
+        answers.write(frame(good, b"cleaned bytes")[:-len(b"cleaned bytes")])
+    elif mode == "seals_outbox":
+        import fcntl
+        try:
+            fcntl.fcntl(outbox, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK)
+            named = "sealed"
+        except PermissionError:
+            named = "refused"
+        out(frame({**good, "filename": named}, b"x"))
     elif mode == "free_text_error":
         out(frame({"error": "The file names Jane Whistler"}))
     elif mode == "free_text_problem":
@@ -113,6 +133,8 @@ def fake_worker(tmp_path: Path) -> Callable[..., str]:
         pytest.param("bad_kind", DAMAGED, id="bad_kind"),
         pytest.param("long_summary", DAMAGED, id="long_summary"),
         pytest.param("huge_body", TOO_COMPLEX, id="huge_body"),
+        pytest.param("grows_outbox", TOO_COMPLEX, id="grows_outbox"),
+        pytest.param("shrinks_outbox", DAMAGED, id="shrinks_outbox"),
         pytest.param("free_text_error", DAMAGED, id="free_text_error"),
         pytest.param("free_text_problem", DAMAGED, id="free_text_problem"),
         pytest.param("path_name", DAMAGED, id="path_name"),
@@ -132,6 +154,15 @@ async def test_a_worker_that_lies_is_refused_field_by_field(fake_worker, mode: s
                 await cleaner.clean(b"x", filename="a.txt", media_type="text/plain")
     assert str(refused.value) == sentence
     assert "Jane" not in str(refused.value)
+
+
+async def test_a_reader_cannot_seal_the_outbox_against_the_bot(fake_worker) -> None:
+    """The bot makes the outbox with sealing refused: a reader cannot seal it (to stop the bot from
+    shrinking or reusing it, or to fake a sealed file), whatever it does to the memfd it was given."""
+    async with Cleaner(python=fake_worker("seals_outbox")) as cleaner:
+        told = await cleaner.clean(b"x", filename="a.txt", media_type="text/plain")
+    assert told.filename == "refused"
+    assert told.content == b"x"
 
 
 async def test_a_worker_that_never_answers_is_killed_at_the_wall_time(fake_worker) -> None:

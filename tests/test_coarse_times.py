@@ -80,13 +80,17 @@ REPORTER_SIDE = {
     "policy_versions.published_at": "decides which policy routed a submission",
     "officers.created_at": "officer directory; coarse at creation",
     "desk_accounts.password_set_at": "officer side, but written coarse by storage.desk_accounts",
+    # Officer side too, but the audit chain orders the acts that wrote them against the reporters' (a
+    # sign-in either side of a submission): exact, two of them would bracket it (tests/test_signin_times).
+    "desk_accounts.enrolment_expires_at": "a reset's time plus a constant: rounded up to the hour",
+    "desk_signin_attempts.last_at": "a sign-in attempt; only drives purging",
+    "desk_devices.expires_at": "a sign-in's time plus a constant",
 }
-# Officer side, allowed exact: nothing in these says anything of a reporter, and they need precision.
+# Officer side, exact only while a live window needs it, then forgotten by the desk's sweep (desk.app
+# forget_passed); tests/test_signin_times checks that none is left once the windows have passed.
 OFFICER_SIDE = {
-    "link_codes.expires_at": "a one-time code an officer types within minutes; it names no case",
-    "desk_accounts.enrolment_expires_at": "a one-time TOTP enrolment code's end; it names no case",
-    "desk_signin_attempts.blocked_until": "sign-in back-off of an account or a client; names no case",
-    "desk_signin_attempts.last_at": "the same back-off's last attempt; names no case",
+    "link_codes.expires_at": "a one-time code an officer types within minutes; deleted once passed",
+    "desk_signin_attempts.blocked_until": "a running back-off's end; cleared once passed",
 }
 # Statuses in which an outbox entry still waits, and the columns it may keep exact meanwhile.
 WAITING_EXACT = {"due_at", "lease_until"}

@@ -300,7 +300,11 @@ async def test_queue_pages_skip_a_case_the_officer_is_conflicted_out_of_without_
         case = await session.get(Case, named.case_id)
         assert case is not None
         await conflicts.widen(
-            session, vault.keys.relay, case, conflicts.Conflicts(frozenset({kim.id}), frozenset())
+            session,
+            vault.keys.relay,
+            case,
+            conflicts.Conflicts(frozenset({kim.id}), frozenset()),
+            lookup_key=vault.keys.lookup_key,
         )
 
     seen, cursor = [], None

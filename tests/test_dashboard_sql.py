@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert
 
 from policies.schema import PolicyDocument
-from storage import dashboard, policy_store
-from storage.models import Case
+from storage import conflicts, dashboard, policy_store
+from storage.models import Case, CaseConflictMark
 from storage.vault import Vault
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -95,6 +95,36 @@ async def test_sql_counts_match_counting_case_by_case(vault: Vault) -> None:
         document = (await policy_store.active(session)).document
     assert built == _reference(rows, document)
     assert built.median_hours_to_acknowledge in (5.0, 30.0, 17.5)
+
+
+async def test_a_viewers_counts_leave_out_every_case_they_are_conflicted_out_of(
+    vault: Vault, make_officer
+) -> None:
+    viewer = await make_officer("nb", unit="north-bcu", roles=("queue-lead",))
+    rows = _rows(240)
+    # Every seventh case names the viewer (a blind mark), whatever its units; the rest carry random marks.
+    marks = [
+        mark
+        for index, row in enumerate(rows)
+        for mark in conflicts.mark_rows(
+            vault.keys.lookup_key, case_id=row["id"], officer_ids=[viewer.id] if index % 7 == 0 else []
+        )
+    ]
+    async with vault.db.transaction() as session:
+        await session.exec(insert(Case), params=rows)  # type: ignore[call-overload]
+        await session.exec(insert(CaseConflictMark), params=marks)  # type: ignore[call-overload]
+    kept = [
+        row
+        for index, row in enumerate(rows)
+        if index % 7 and "north-bcu" not in (row["routing_facts"].get("subject_units") or ())
+    ]
+    assert 40 < len(kept) < 200
+    built = await dashboard.build(vault, viewer=viewer.id, now=NOW)
+    async with vault.db.reading() as session:
+        document = (await policy_store.active(session)).document
+    expected = _reference(kept, document)
+    assert built == expected
+    assert {c.label: c.count for c in built.by_unit}["north-bcu"] is None
 
 
 def test_median_of_a_histogram() -> None:

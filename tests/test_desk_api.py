@@ -75,9 +75,12 @@ async def submit(vault: Vault, **overrides) -> cases.SubmitResult:
         "categories": ("bullying",),
         "narrative": "He said <script>alert(1)</script> in the briefing.",
         "evidence": (
-            cases.Evidence(filename="shot.png", media_type="image/png", content=PNG),
+            cases.Evidence(filename="shot.png", media_type="image/png", content=PNG, metadata_kept=False),
             cases.Evidence(
-                filename="notes.html", media_type="text/html", content=b"<script>alert(2)</script>"
+                filename="notes.html",
+                media_type="text/html",
+                content=b"<script>alert(2)</script>",
+                metadata_kept=False,
             ),
         ),
     }

@@ -340,7 +340,11 @@ async def test_officer_signs_in_triages_messages_the_reporter_and_closes_a_case(
             when="ongoing",
             ongoing=True,
             subjects=(cases.Person(name="Sgt Harris", role="sergeant", unit="north-bcu"),),
-            evidence=(cases.Evidence(filename="rota.png", media_type="image/png", content=a_png()),),
+            evidence=(
+                cases.Evidence(
+                    filename="rota.png", media_type="image/png", content=a_png(), metadata_kept=False
+                ),
+            ),
         ),
         contact=str(REPORTER_CHAT),
     )

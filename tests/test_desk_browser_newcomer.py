@@ -80,7 +80,11 @@ async def test_refusals_give_the_form_back_and_the_case_page_reads_as_words(
             categories=("bullying",),
             narrative="My sergeant mocks my accent in every briefing.",
             ongoing=True,
-            evidence=(cases.Evidence(filename="rota.png", media_type="image/png", content=a_png()),),
+            evidence=(
+                cases.Evidence(
+                    filename="rota.png", media_type="image/png", content=a_png(), metadata_kept=False
+                ),
+            ),
         ),
         contact="chat-21",
     )
@@ -184,6 +188,10 @@ async def test_the_audit_table_keeps_hours_on_one_line_and_shows_no_python_reprs
     )
     await tab.submit("main form", "Sign in")
     await tab.goto("/audit")
+    # Case-bound entries are withheld in the list; the case is revealed whole on request.
+    await tab.page.get_by_label("Case reference").fill(filed.reference)
+    async with tab.page.expect_navigation():
+        await tab.page.get_by_role("button", name="Reveal this case").click()
 
     hours = await lines_of(tab, "table.audit tbody td.when")
     assert hours and set(hours) == {1}, f"an hour wraps over {max(hours)} lines"

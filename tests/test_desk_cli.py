@@ -87,7 +87,11 @@ async def test_desk_cli_login_queue_show_pull(vault: Vault, live_desk: str, cloc
     refs = []
     for index in range(3):
         evidence = (
-            (cases.Evidence(filename="../../etc/shot.png", media_type="image/png", content=PNG),)
+            (
+                cases.Evidence(
+                    filename="../../etc/shot.png", media_type="image/png", content=PNG, metadata_kept=False
+                ),
+            )
             if index == 0
             else ()
         )

@@ -202,8 +202,12 @@ async def test_pdf_shows_each_files_caption(vault: Vault, desk_app, clock, clien
     result = await submit(
         vault,
         evidence=(
-            cases.Evidence(filename="rota.png", media_type="image/png", content=PNG, caption=caption),
-            cases.Evidence(filename="plain.txt", media_type="text/plain", content=b"no caption here"),
+            cases.Evidence(
+                filename="rota.png", media_type="image/png", content=PNG, caption=caption, metadata_kept=False
+            ),
+            cases.Evidence(
+                filename="plain.txt", media_type="text/plain", content=b"no caption here", metadata_kept=False
+            ),
         ),
     )
     carol = await signed_in(desk_app, vault, clock, clients, "carol")

@@ -235,7 +235,9 @@ async def test_fuzzing_every_documented_operation_finds_no_server_error(
         report=cases.ReportSubmission(
             categories=("bullying",),
             narrative="Fuzzing target.",
-            evidence=(cases.Evidence(filename="shot.png", media_type="image/png", content=PNG),),
+            evidence=(
+                cases.Evidence(filename="shot.png", media_type="image/png", content=PNG, metadata_kept=False),
+            ),
         ),
         contact="chat-fuzz",
     )
@@ -300,7 +302,9 @@ async def test_an_evidence_file_is_served_as_documented(
         report=cases.ReportSubmission(
             categories=("bullying",),
             narrative="Evidence attached.",
-            evidence=(cases.Evidence(filename="shot.png", media_type="image/png", content=PNG),),
+            evidence=(
+                cases.Evidence(filename="shot.png", media_type="image/png", content=PNG, metadata_kept=False),
+            ),
         ),
     )
     app = build_app(vault, desk_config(settings))

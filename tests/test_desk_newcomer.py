@@ -8,6 +8,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -15,6 +16,7 @@ from PIL import Image, PngImagePlugin
 from sqlmodel import col, select
 
 from candour.app import desk_config
+from candour.cli.cases import files_as_sent
 from desk.app import build_app
 from desk.labels import Labels, words
 from storage import audit_view, cases, desk_accounts, policy_store
@@ -247,6 +249,11 @@ async def test_queue_case_and_audit_pages_show_words_not_ids(
     audit = await erin.get("/audit")
     assert audit.status_code == 200
     assert_no_ids(audit.text, shown_ids, "the audit view", named)
+    assert "Report received" in visible(audit.text)
+    # Case-bound details show once the case is revealed (storage.audit_view).
+    audit = await erin.form("/audit/case", {"reference": filed.reference})
+    assert audit.status_code == 200
+    assert_no_ids(audit.text, shown_ids, "the audit view", named)
     text = visible(audit.text)
     assert "Report received" in text and "Internal note added" in text
     assert "queues: " in text and "rules: " in text
@@ -282,20 +289,34 @@ def test_an_id_nobody_named_still_reads_as_words() -> None:
 
 
 async def test_the_case_page_thumbnail_is_audited_as_a_view_and_the_link_as_a_download(
-    vault: Vault, desk_app: FastAPI, settings, clock: ManualClock, clients: list[DeskClient], make_officer
+    vault: Vault,
+    desk_app: FastAPI,
+    settings,
+    clock: ManualClock,
+    clients: list[DeskClient],
+    make_officer,
+    tmp_path: Path,
 ) -> None:
     await make_officer("carol", queues=("psd-conduct",), unit="professional-standards")
+    # A picture as `candour case submit --evidence` reads it: never through the cleaner.
+    (tmp_path / "from-cli.png").write_bytes(ROTA)
     filed = await cases.submit(
         vault,
         report=cases.ReportSubmission(
             categories=("bullying",),
             narrative="Photos of the rota.",
             evidence=(
-                cases.Evidence(filename="rota.png", media_type="image/png", content=ROTA),
-                cases.Evidence(filename="notes.html", media_type="text/html", content=b"<b>hi</b>"),
+                # As the bot's cleaner wrote it (bot/files.prepare says so): the one file drawn in the desk.
+                cases.Evidence(
+                    filename="rota.png", media_type="image/png", content=ROTA, metadata_kept=False
+                ),
+                cases.Evidence(
+                    filename="notes.html", media_type="text/html", content=b"<b>hi</b>", metadata_kept=False
+                ),
                 cases.Evidence(
                     filename="photo.png", media_type="image/png", content=ROTA, metadata_kept=True
                 ),
+                *files_as_sent((tmp_path / "from-cli.png",)),
             ),
         ),
         contact="chat-12",
@@ -303,14 +324,17 @@ async def test_the_case_page_thumbnail_is_audited_as_a_view_and_the_link_as_a_do
     carol = await officer_client(desk_app, vault, clock, clients, "carol")
     page = await carol.get(f"/cases/{filed.reference}")
     files = {f["filename"]: f for f in (await carol.get(f"/api/cases/{filed.reference}")).json()["files"]}
-    image, html_file, kept = files["rota.png"], files["notes.html"], files["photo.png"]
-    # A picture kept as the reporter sent it is never decoded in the desk (which holds unlocked keys):
-    # no thumbnail on the page, and its preview address is refused, unrecorded.
-    kept_preview = f"/cases/{filed.reference}/files/{kept['id']}/preview"
-    assert kept_preview not in page.text
-    before_kept = len(await audit_actions(vault))
-    assert (await carol.get(kept_preview, headers={"Sec-Fetch-Dest": "image"})).status_code == 404
-    assert len(await audit_actions(vault)) == before_kept
+    image, html_file = files["rota.png"], files["notes.html"]
+    # A picture kept as the reporter sent it, or one never cleaned (the CLI's), is never decoded in the
+    # desk (which holds unlocked keys): no thumbnail on the page, and its preview address is refused,
+    # unrecorded.
+    for kept in (files["photo.png"], files["from-cli.png"]):
+        assert kept["metadata_kept"] is True
+        kept_preview = f"/cases/{filed.reference}/files/{kept['id']}/preview"
+        assert kept_preview not in page.text
+        before_kept = len(await audit_actions(vault))
+        assert (await carol.get(kept_preview, headers={"Sec-Fetch-Dest": "image"})).status_code == 404
+        assert len(await audit_actions(vault)) == before_kept
     thumbnail = f"/cases/{filed.reference}/files/{image['id']}/preview"
     assert f'<img src="{thumbnail}"' in page.text
     assert f'href="/cases/{filed.reference}/files/{image["id"]}" download' in page.text
@@ -353,7 +377,11 @@ async def test_a_preview_asked_for_other_than_by_an_img_is_refused_and_not_recor
         report=cases.ReportSubmission(
             categories=("bullying",),
             narrative="A photo.",
-            evidence=(cases.Evidence(filename="rota.png", media_type="image/png", content=ROTA),),
+            evidence=(
+                cases.Evidence(
+                    filename="rota.png", media_type="image/png", content=ROTA, metadata_kept=False
+                ),
+            ),
         ),
         contact="chat-13",
     )

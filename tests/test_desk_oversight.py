@@ -114,8 +114,19 @@ async def test_auditor_reads_the_log_and_sees_the_chain_verified(
     assert seqs == sorted(seqs, reverse=True) and len(seqs) == 3 and newest["next_before"] == seqs[-1]
     older = (await auditor.get(f"/api/audit?limit=500&before={newest['next_before']}")).json()
     assert older["entries"][0]["seq"] == seqs[-1] - 1 and older["next_before"] is None
-    opened = (await auditor.get(f"/api/audit?reference={result.reference}&action=case.opened")).json()
-    assert [(e["actor"], e["reference"]) for e in opened["entries"]] == [("officer:alice", result.reference)]
+    # Case-bound entries are withheld in the list; one case is shown whole on request, and that is logged.
+    opened = (await auditor.get("/api/audit?action=case.opened")).json()
+    assert [(e["actor"], e["reference"], e["detail"], e["withheld"]) for e in opened["entries"]] == [
+        ("officer:alice", None, {}, True)
+    ]
+    shown = (await auditor.post("/api/audit/case", {"reference": result.reference})).json()
+    assert shown["reference"] == result.reference
+    assert [(e["action"], e["actor"], e["reference"]) for e in shown["entries"]][:3] == [
+        ("audit.case-shown", "officer:audrey", result.reference),
+        ("case.opened", "officer:alice", result.reference),
+        ("case.submitted", "reporter", result.reference),
+    ]
+    assert shown["entries"][2]["detail"]["queues"] == ["psd-conduct"]
     assert (await auditor.get("/api/audit?action=DROP TABLE")).status_code == 400
 
     chain = (await auditor.get("/api/audit/verify")).json()

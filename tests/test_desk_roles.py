@@ -78,6 +78,8 @@ MATRIX: list[tuple[str, str, Body | None, frozenset[str] | str]] = [
     ("GET", "/api/audit", None, AUDITOR),
     ("GET", "/api/audit/verify", None, AUDITOR),
     ("GET", "/audit", None, AUDITOR),
+    ("POST", "/api/audit/case", {"reference": "{ref}"}, AUDITOR),
+    ("POST", "/audit/case", {"reference": "{ref}"}, AUDITOR),
     ("GET", "/api/dashboard", None, DASHBOARD),
     ("GET", "/dashboard", None, DASHBOARD),
     ("POST", "/api/session/logout", {}, EVERYONE),
@@ -132,7 +134,9 @@ async def test_every_role_against_every_route(role: str, vault: Vault, settings,
     # Only a casework role may sit in a queue (officers.add refuses the others).
     queues = ("psd-conduct",) if role in CASEWORK_ROLES else ()
     await make_officer(login, queues=queues, unit="professional-standards", roles=(role,))
-    photo = cases.Evidence(filename="p.png", media_type="image/png", content=b"\x89PNG" + bytes(8))
+    photo = cases.Evidence(
+        filename="p.png", media_type="image/png", content=b"\x89PNG" + bytes(8), metadata_kept=False
+    )
     result = await cases.submit(
         vault, report=cases.ReportSubmission(categories=("bullying",), narrative="n", evidence=(photo,))
     )

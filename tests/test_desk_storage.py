@@ -228,7 +228,9 @@ async def test_assignment_rules(vault: Vault, make_officer, alice) -> None:
 
 async def test_open_file_is_audited_and_entitled_only(vault: Vault, make_officer, alice) -> None:
     dave = await make_officer("dave", queues=("psd-counter-corruption",), unit="professional-standards")
-    photo = cases.Evidence(filename="shot.png", media_type="image/png", content=b"\x89PNG" + bytes(100))
+    photo = cases.Evidence(
+        filename="shot.png", media_type="image/png", content=b"\x89PNG" + bytes(100), metadata_kept=False
+    )
     result = await cases.submit(vault, report=report(evidence=(photo,)))
     opened = await casework.open_case(vault, officer=alice, reference=result.reference)
     evidence = opened.first(cases.EVIDENCE)

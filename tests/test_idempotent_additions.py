@@ -98,7 +98,9 @@ async def test_an_addition_from_one_message_is_stored_once(vault: Vault, make_of
         vault, case_id=case.case_id, kind=cases.REPORTER_MESSAGE, text="More detail.", source=source
     )
     assert again == first
-    evidence = cases.Evidence(filename="note.txt", media_type="text/plain", content=b"a note")
+    evidence = cases.Evidence(
+        filename="note.txt", media_type="text/plain", content=b"a note", metadata_kept=False
+    )
     file_first = await cases.add_from_reporter(
         vault, case_id=case.case_id, kind=cases.EVIDENCE, evidence=evidence, source=source + "-file"
     )

@@ -62,6 +62,10 @@ def documents(draw: st.DrawFn) -> PolicyDocument:
     category_data = [{"id": c, "label": c.upper(), "discrimination": draw(st.booleans())} for c in categories]
     roles = [f"r{i}" for i in range(draw(st.integers(1, 3)))]
 
+    # Deadlines in order (acknowledgement no later than feedback), for the defaults and for each rule merged
+    # with them, as the validator asks (its deadline-order check).
+    default_ack = draw(st.integers(1, 7))
+    default_feedback = draw(st.integers(default_ack, 90))
     rules = []
     for index in range(draw(st.integers(0, 7))):
         subject_units = draw(subset(units, 3))
@@ -80,8 +84,12 @@ def documents(draw: st.DrawFn) -> PolicyDocument:
             "queues": draw(subset(allowed, 3)),
             "exclude": draw(subset(queues, 2)),
             "priority": draw(st.none() | st.sampled_from(PRIORITIES)),
-            "acknowledge_within_days": draw(st.none() | st.integers(1, 7)),
-            "feedback_within_days": draw(st.none() | st.integers(1, 90)),
+            "acknowledge_within_days": (ack := draw(st.none() | st.integers(1, 7))),
+            "feedback_within_days": draw(
+                st.none() | st.integers(ack or default_ack, 90)
+                if (ack or 0) <= default_feedback
+                else st.integers(ack or default_ack, 90)
+            ),
             "checkin_days": draw(
                 st.none() | st.lists(st.integers(1, 400), unique=True, max_size=4).map(sorted)
             ),
@@ -105,8 +113,8 @@ def documents(draw: st.DrawFn) -> PolicyDocument:
         "subject_roles": roles,
         "defaults": {
             "priority": draw(st.sampled_from(PRIORITIES)),
-            "acknowledge_within_days": draw(st.integers(1, 7)),
-            "feedback_within_days": draw(st.integers(1, 90)),
+            "acknowledge_within_days": default_ack,
+            "feedback_within_days": default_feedback,
             "escalation": draw(st.none() | st.sampled_from(queues)),
         },
         "rules": rules,

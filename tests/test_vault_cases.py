@@ -36,7 +36,9 @@ def report(**overrides) -> cases.ReportSubmission:
 async def test_submitted_case_opens_for_routed_queue_only(vault: Vault, make_officer) -> None:
     conduct = await make_officer("carol", queues=("psd-conduct",), unit="professional-standards")
     corruption = await make_officer("dave", queues=("psd-counter-corruption",), unit="professional-standards")
-    photo = cases.Evidence(filename="shot.png", media_type="image/png", content=b"\x89PNG" + bytes(300_000))
+    photo = cases.Evidence(
+        filename="shot.png", media_type="image/png", content=b"\x89PNG" + bytes(300_000), metadata_kept=False
+    )
     result = await cases.submit(
         vault, report=report(evidence=(photo,), checkin_consent=True), contact="chat-1"
     )
@@ -135,7 +137,7 @@ async def test_bad_input_changes_nothing(vault: Vault) -> None:
         report(categories=()),
         report(narrative="   "),
         report(narrative="x" * 20_001),
-        report(evidence=(cases.Evidence("a", "b", bytes(20 * 1024 * 1024 + 1)),)),
+        report(evidence=(cases.Evidence("a", "b", bytes(20 * 1024 * 1024 + 1), metadata_kept=False),)),
         report(categories=("bullying", "not-a-category")),
         report(subjects=(cases.Person(unit="atlantis"),)),
     ):

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import av
 import mutagen
 from mutagen.mp4 import MP4, MP4Cover
 
+from bot.evidence.av_output import SharedFile, Store
 from bot.evidence.model import (
     DAMAGED,
     TOO_COMPLEX,
@@ -48,6 +49,16 @@ POSITION_HINTS = ("mebx", "gpmd", "camm", "metadata", "gopro met", "gps")
 BITEXACT = {"fflags": "+bitexact"}
 # FFmpeg's QuickTime reader shows the XMP packet too (as the "xmp" key) only when asked.
 ISO_READ = {"export_xmp": "1"}
+# For the independent read-out of a result: no picture decoded, one packet read past the header. Why
+# enough: every tag, chapter, stream type and disposition the read-out looks at is parsed from the
+# header (an ISO file's `moov`, a Matroska file's segment info, tags and tracks), and FFmpeg reads the
+# header whole whatever these say; what they cut is the decoding of the first pictures that finding a
+# stream's pixel format and frame delay takes (most of the cost of opening a video), which a read-out of
+# metadata does not use. The tests hold the read-out to the fully probed one over the fixture corpus.
+READ_OUT = {"skip_frame": "all", "probesize": "32"}
+# The muxer's buffer: large, so that its writes, and the second pass of `faststart`, cross into Python a
+# few times per file rather than hundreds.
+MUX_BUFFER = 1 << 20
 
 # The allow-list: keys that only describe the file's structure, as muxers write them (brands, language,
 # durations, counts, rotation) or as encoders write gapless and loudness numbers. Any other key is a
@@ -243,28 +254,37 @@ def inspect_container(
 ) -> None:
     """Container and stream tags, chapters, and every stream that is not sound or pictures."""
     with open_input(content, options) as container:
-        tags(found, container.metadata.items(), verb)
-        for chapter in container.chapters():
-            tags(found, chapter.get("metadata", {}).items(), verb)
-        pictures = []
-        for stream in container.streams:
-            labels = stream.disposition & av.stream.Disposition.attached_pic
-            items = [(k, v) for k, v in stream.metadata.items() if not (labels and v in PICTURE_TYPES)]
-            tags(found, items, verb)
-            if kept(stream):
-                continue
-            part = dropped(stream, noun)
-            found.add(part.kind, part.summary)
-            if stream.type == "attachment":
-                found.value(getattr(stream, "name", None))
-                found.nested(nested.inspect(bytes(stream.data or b"")))
-            elif stream.type in ("audio", "video"):
-                pictures.append(stream)
-        for stream in pictures:
-            for packet in container.demux(stream):
-                if packet.size:
-                    found.nested(nested.inspect(bytes(packet)), "in a picture inside: ")
-                    break
+        read_container(found, container, nested, noun, verb)
+
+
+def read_container(
+    found: Found, container: av.container.InputContainer, nested: Nested, noun: str, verb: str
+) -> bool:
+    """What `inspect_container` reads, from a container already open; True if it read any packet (a
+    cover picture's), after which the container is no longer at its start."""
+    tags(found, container.metadata.items(), verb)
+    for chapter in container.chapters():
+        tags(found, chapter.get("metadata", {}).items(), verb)
+    pictures = []
+    for stream in container.streams:
+        labels = stream.disposition & av.stream.Disposition.attached_pic
+        items = [(k, v) for k, v in stream.metadata.items() if not (labels and v in PICTURE_TYPES)]
+        tags(found, items, verb)
+        if kept(stream):
+            continue
+        part = dropped(stream, noun)
+        found.add(part.kind, part.summary)
+        if stream.type == "attachment":
+            found.value(getattr(stream, "name", None))
+            found.nested(nested.inspect(bytes(stream.data or b"")))
+        elif stream.type in ("audio", "video"):
+            pictures.append(stream)
+    for stream in pictures:
+        for packet in container.demux(stream):
+            if packet.size:
+                found.nested(nested.inspect(bytes(packet)), "in a picture inside: ")
+                break
+    return bool(pictures)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -309,57 +329,6 @@ def inspect_item_list(found: Found, content: bytes, nested: Nested, noun: str, v
 # Writing a fresh container
 
 
-class SharedFile(io.RawIOBase):
-    """A file object with its own position over one shared buffer, so a muxer can open its output twice.
-
-    Why: `movflags=+faststart` moves the index (`moov`) before the media data so the video plays while
-    it downloads; FFmpeg does it by opening its output again to read it back. In memory, each opening
-    is a view with its own position on the same bytes.
-    """
-
-    def __init__(self, store: bytearray) -> None:
-        super().__init__()
-        self.store = store
-        self.position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        end = len(self.store) if size is None or size < 0 else min(len(self.store), self.position + size)
-        with memoryview(self.store) as view:  # one copy out, not a slice and then a copy of it
-            data = bytes(view[self.position : end])
-        self.position = max(end, self.position)
-        return data
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        """Why two ways: a muxer mostly appends, which extends the buffer in place; only its few
-        rewrites of what it wrote before (sizes, the index moved first) replace bytes in the middle."""
-        size = len(data) if not isinstance(data, memoryview) else data.nbytes
-        if self.position == len(self.store):
-            self.store += data
-        else:
-            if self.position > len(self.store):
-                self.store.extend(bytes(self.position - len(self.store)))
-            self.store[self.position : self.position + size] = data
-        self.position += size
-        return size
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: len(self.store)}[whence]
-        self.position = max(base + offset, 0)
-        return self.position
-
-    def tell(self) -> int:
-        return self.position
-
-
 def remux(
     content: bytes,
     muxer: str,
@@ -373,14 +342,56 @@ def remux(
 
     Why / threat: see the module's note. Raises Unsupported when the muxer will not take these streams
     (a codec the container type cannot hold as FFmpeg writes it), so the file is returned as not cleaned.
-    `faststart` (ISO media) puts the index first, as phones and streaming sites do (SharedFile says how);
+    `faststart` (ISO media) puts the index first, as phones and streaming sites do (av_output.SharedFile
+    says how);
     `muxing` adds the muxer's own options (the MP3 muxer's, to write no ID3v2 tag).
     """
-    store = bytearray()
+    with open_input(content, options) as source:
+        return remux_open(source, len(content), muxer, noun, faststart=faststart, muxing=muxing)
+
+
+def inspect_and_remux(
+    found: Found,
+    content: bytes,
+    nested: Nested,
+    inspected: Callable[[], None],
+    *,
+    noun: str,
+    verb: str,
+    options: dict[str, str],
+    muxer: str,
+    faststart: bool,
+) -> Rewrite:
+    """`inspect_container` into `found`, `inspected()` once that is done (before the remux, so that its
+    findings stand when the muxer refuses the file), then `remux`, from one opening where it can be.
+
+    Why: opening a video costs most of a remux (FFmpeg decodes its first pictures to learn their
+    format), so the original is opened once for both; reading its tags changes nothing in it. Only a
+    file with a cover picture, whose packets the inspection reads, is opened afresh for the remux.
+    """
+    with open_input(content, options) as source:
+        read_packets = read_container(found, source, nested, noun, verb)
+        inspected()
+        if not read_packets:
+            return remux_open(source, len(content), muxer, noun, faststart=faststart)
+    return remux(content, muxer, noun, options, faststart=faststart)
+
+
+def remux_open(
+    source: av.container.InputContainer,
+    size: int,
+    muxer: str,
+    noun: str,
+    *,
+    faststart: bool = False,
+    muxing: dict[str, str] | None = None,
+) -> Rewrite:
+    """`remux` of a container already open at its start (`size`: the file's length, room to reserve)."""
+    store = Store.for_output(size + (1 << 20))
     muxing = {**BITEXACT, **(muxing or {})}
     if faststart:
         muxing["movflags"] = "+faststart"
-    with open_input(content, options) as source:
+    try:
         streams = [stream for stream in source.streams if kept(stream)]
         removed = [dropped(stream, noun) for stream in source.streams if not kept(stream)]
         if not streams:
@@ -390,6 +401,7 @@ def remux(
             "w",
             format=muxer,
             container_options=muxing,
+            buffer_size=MUX_BUFFER,
             io_open=lambda _url, _flags, _options: SharedFile(store),
         ) as target:
             mapping = {}
@@ -404,4 +416,6 @@ def remux(
                     continue  # the empty packet a demuxer gives at the end of each stream
                 packet.stream = mapping[packet.stream.index]
                 target.mux(packet)
-    return Rewrite(bytes(store), tuple(removed))
+        return Rewrite(store.content(), tuple(removed))
+    finally:
+        store.release()

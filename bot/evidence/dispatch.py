@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from PIL import Image
 
-from bot.evidence import limits, names, sniff
+from bot.evidence import limits, names, phrases, sniff
 from bot.evidence.model import (
     DAMAGED,
     KINDS,
@@ -284,7 +284,7 @@ def tidy(findings: list[Finding]) -> tuple[Finding, ...]:
     if len(unique) <= MAX_FINDINGS:
         return tuple(unique)
     kept = unique[: MAX_FINDINGS - 1]
-    return (*kept, Finding("other", f"and {len(unique) - len(kept)} more hidden details"))
+    return (*kept, Finding("other", phrases.MORE, count=len(unique) - len(kept)))
 
 
 def guarded(function: Callable[[bytes], _T], content: bytes) -> _T:

@@ -48,7 +48,7 @@ from bot.evidence.images_pixels import (
     turn_of,
 )
 from bot.evidence.images_pixels import save as save_frames
-from bot.evidence.model import Format, Found, Nested, Rewrite, finding, when
+from bot.evidence.model import Format, Found, Nested, Rewrite, when
 
 # ---------------------------------------------------------------------------------------------------------
 # JPEG
@@ -184,7 +184,7 @@ class Png(Picture):
                 name = read.iccp_name(data)
                 if name.strip().casefold() not in _GENERIC_ICCP_NAMES:
                     if srgb_says(name):  # shown, not searched: "sRGB" is in the profile written
-                        found.add("device", finding("device", "the colour profile's name", name).summary)
+                        found.add("device", "the colour profile's name", name, search=False)
                     else:
                         found.add("device", "the colour profile's name", name)
                 icc_into(found, read.iccp_profile(data))  # every copy, not only the one Pillow keeps

@@ -16,7 +16,7 @@ from lxml import etree
 from PIL import Image, ImageCms, IptcImagePlugin
 
 from bot.evidence import images_read as read
-from bot.evidence.model import Found, finding, when
+from bot.evidence.model import Found, when
 
 GPS_IFD = 0x8825
 EXIF_IFD = 0x8769
@@ -468,6 +468,6 @@ def icc_into(found: Found, icc: bytes | None) -> None:
         elif tag.text is not None and tag.text.strip():
             kind, what = _ICC_TEXT_TAGS.get(tag.signature, ("other", "a text in the colour profile"))
             if srgb_says(tag.text):
-                found.add(kind, finding(kind, what, tag.text).summary)
+                found.add(kind, what, tag.text, search=False)
             else:
                 found.add(kind, what, tag.text)

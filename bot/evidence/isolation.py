@@ -67,7 +67,7 @@ def leave_the_machine() -> bool:
     Why the zygote may keep capabilities: they hold only in its own user namespace (over its own mount,
     network and IPC namespaces, never the machine's), it needs to map its own user there so that each
     file can have a user namespace below it, and it reads no file: its only input is the bot's one-word
-    request to fork, with three pipe ends. Every process that reads a file has none.
+    request to fork, with three pipe ends and two memfds. Every process that reads a file has none.
     """
     lib = libc()
     die_with_parent()
@@ -138,9 +138,11 @@ def limit(memory_bytes: int, cpu_seconds: int) -> None:
     """Resource limits for the rest of a process's life (the bot adds the wall clock and output size).
 
     Why CPU from now: a forked process starts again from zero, and what it used before the file came
-    must not count against the file. Why FSIZE zero: the worker writes only to its pipes, so any write
-    to a file is an attack, and fails (Python ignores SIGXFSZ, so the write gets EFBIG). Why no core
-    dumps, and not dumpable as well: see `not_dumpable`.
+    must not count against the file. Why FSIZE zero: the worker writes only to its pipes, and the
+    cleaned file into its outbox through a shared mapping (bot.evidence.protocol), which the bot made
+    as long as the most it reads back; so any write to a file is an attack, and fails (Python ignores
+    SIGXFSZ, so the write gets EFBIG), and the outbox can be neither grown nor written past its end.
+    Why no core dumps, and not dumpable as well: see `not_dumpable`.
     """
     not_dumpable()
     used = resource.getrusage(resource.RUSAGE_SELF)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Protocol
+
+from bot.evidence import phrases
 
 MAX_SUMMARY = 80
 KINDS = ("location", "person", "device", "time", "software", "other")
+INSIDE = ("", "picture", "file")  # where a finding sits: in the file sent, or in a part inside it
 
 TOO_LARGE = "This file is larger than 20 MB, the most Candour accepts. Please send a smaller copy."
 DAMAGED = "This file could not be read. It may be damaged or only partly sent. Please try sending it again."
@@ -41,16 +44,57 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class Finding:
-    """One identifying detail a file carries, described for the reporter's own phone screen."""
+    """One identifying detail a file carries, described for the reporter's own phone screen.
+
+    `phrase` is a message id of bot/evidence/phrases.py (an English phrase given here becomes its id, and
+    "phrase (value)", "in a file inside: ..." and "... (removed)" are taken apart likewise); `value` is
+    the short value shown with it, `inside` says it is in a "picture" or "file" inside the file sent,
+    `removed` that cleaning takes the part out whole, `count` the number a counted phrase says.
+
+    Why ids, not sentences: the reporter may read Welsh; the bot renders the id in the chat's language.
+    """
 
     kind: str
-    summary: str
+    phrase: str
+    value: str = ""
+    inside: str = ""
+    removed: bool = False
+    count: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown finding kind {self.kind!r}")
-        if not self.summary or len(self.summary) > MAX_SUMMARY:
-            raise ValueError("a finding's summary must be 1 to 80 characters")
+        if self.phrase in phrases.ID_OF:
+            self._set(phrase=phrases.ID_OF[self.phrase])
+        elif self.phrase not in phrases.SAYABLE:
+            if self.value or self.inside or self.removed or self.count:
+                raise ValueError("a finding's phrase must be a message id of bot/evidence/phrases.py")
+            phrase, value, inside, removed, count = phrases.parse(self.phrase)
+            value = display(value, MAX_SUMMARY)
+            self._set(phrase=phrase, value=value, inside=inside, removed=removed, count=count)
+        # Why / threat: the value comes from the file and is shown in a chat message; display() is how
+        # it is made safe, so a value it would change (control, bidirectional or long) is refused.
+        if not _shown_safely(self.value) or self.inside not in INSIDE:
+            raise ValueError("a finding's value must be safe to show and short, inside a picture or a file")
+        if not 0 <= self.count < 10**9 or (self.phrase in phrases.COUNTED) != (self.count > 0):
+            raise ValueError("a counted phrase needs its count, and only it")
+
+    def _set(self, **parts: object) -> None:
+        """Fields set while the finding is made (it is frozen after)."""
+        for name, part in parts.items():
+            object.__setattr__(self, name, part)
+
+    @property
+    def summary(self) -> str:
+        """The finding in English, at most MAX_SUMMARY characters (the bot says it in the chat's language)."""
+        text = phrases.english(self.phrase, self.count)
+        if self.value:
+            text = f"{text} ({self.value})"
+        if self.removed:
+            text = f"{text} (removed)"
+        if self.inside:
+            text = phrases.TEMPLATES[phrases.INSIDE[self.inside]].format(what=text)
+        return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True)
@@ -186,18 +230,37 @@ def display(value: object, limit: int) -> str:
     """
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
-    text = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in str(value)[:500])
+    text = str(value)[:500]
+    # isprintable() is False exactly when a character is of a C or Z category other than the space.
+    if not text.isprintable():
+        text = "".join(" " if unicodedata.category(ch)[0] in "CZ" else ch for ch in text)
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: max(limit - 1, 0)].rstrip() + "…"
     return text
 
 
+def _shown_safely(value: str) -> bool:
+    """Whether display() leaves a value as it is (its fast equivalent: printable, single-spaced, short)."""
+    return not value or (
+        len(value) <= MAX_SUMMARY and value.isprintable() and value == value.strip() and "  " not in value
+    )
+
+
 def finding(kind: str, what: str, value: object = None) -> Finding:
-    """A finding whose summary shows a short value when there is room: the reporter's own screen."""
+    """A finding whose summary shows a short value when there is room: the reporter's own screen.
+
+    `what` is a phrase of bot/evidence/phrases.py, by its id or its English text.
+    """
+    phrase = phrases.ID_OF.get(what)
+    if phrase is None:
+        said = Finding(kind, what)  # an id, or English with its parts ("phrase (value)")
+        room = MAX_SUMMARY - len(said.summary) - 3
+        shown = display(value, room) if value is not None and room >= 4 and not said.value else ""
+        return replace(said, value=shown) if shown else said
     room = MAX_SUMMARY - len(what) - 3
     shown = display(value, room) if value is not None and room >= 4 else ""
-    return Finding(kind, f"{what} ({shown})" if shown else what[:MAX_SUMMARY])
+    return Finding(kind, phrase, shown)
 
 
 def when(value: object) -> str:
@@ -208,14 +271,15 @@ def when(value: object) -> str:
 
 
 def prefixed(findings: tuple[Finding, ...], prefix: str) -> tuple[Finding, ...]:
-    """Findings from a part inside a file, said to be inside (once, however deep the nesting)."""
-    out = []
-    for found in findings:
-        summary = prefix + re.sub(r"^in a (?:picture|file) inside: ", "", found.summary)
-        if len(summary) > MAX_SUMMARY:
-            summary = summary[: MAX_SUMMARY - 1].rstrip() + "…"
-        out.append(Finding(found.kind, summary))
-    return tuple(out)
+    """Findings from a part inside a file, said to be inside (once, however deep the nesting).
+
+    `prefix` is "in a picture inside: " or "in a file inside: " (or "" for findings said as they are).
+    """
+    inside = _INSIDE_PREFIXES[prefix]
+    return findings if not inside else tuple(replace(found, inside=inside) for found in findings)
+
+
+_INSIDE_PREFIXES = {"": "", "in a picture inside: ": "picture", "in a file inside: ": "file"}
 
 
 class Found:
@@ -225,9 +289,14 @@ class Found:
         self._findings: list[Finding] = []
         self._values: list[str] = []
 
-    def add(self, kind: str, what: str, value: object = None, *, show: bool = True) -> None:
-        """One detail: `value` is searched for after cleaning, and shown to the reporter when `show`."""
+    def add(
+        self, kind: str, what: str, value: object = None, *, show: bool = True, search: bool = True
+    ) -> None:
+        """One detail: `value` is searched for after cleaning when `search`, and shown to the reporter
+        when `show` (`what`: a phrase of bot/evidence/phrases.py, by its id or its English)."""
         self._findings.append(finding(kind, what, value if show else None))
+        if not search:
+            return
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
         if isinstance(value, str) and value.strip():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.evidence import phrases
 from bot.evidence import types as t
 from bot.evidence.model import Finding, finding
 
@@ -73,12 +74,16 @@ def findings(filename: str, media_type: str) -> list[Finding]:
 
 
 NAME_FINDING = "the file name"
+NAME_PHRASES = frozenset(
+    phrases.ID_OF[text]
+    for text in (NAME_FINDING, f"{NAME_FINDING}, which shows the date", f"{NAME_FINDING} the camera gave it")
+)
 
 
 def about_the_name(found: Finding) -> bool:
     """Whether a finding is about the file's name, which is replaced whatever the reporter chooses, so it
     is no reason to ask them whether to keep the file's details."""
-    return found.summary.startswith(NAME_FINDING)
+    return found.phrase in NAME_PHRASES
 
 
 def neutral_stem(media_type: str) -> str:

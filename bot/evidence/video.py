@@ -20,6 +20,7 @@ by meaning where the key is known and as "a detail saved in the file" otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from bot.evidence import av_remux
@@ -51,6 +52,41 @@ class _RemuxedVideo(Format):
 
     def clean(self, content: bytes, nested: Nested) -> Rewrite:
         return av_remux.remux(content, self.muxer, NOUN, self.read_options, faststart=self.iso)
+
+    def inspect_and_clean(
+        self, content: bytes, nested: Nested, inspected: Callable[[Inspection], None]
+    ) -> Rewrite:
+        """One opening of the original for FFmpeg's read-out and the remux (av_remux.inspect_and_remux);
+        the inspection, mutagen's item list included, is handed on before the remux starts."""
+        found = Found()
+
+        def done() -> None:
+            if self.iso:
+                av_remux.inspect_item_list(found, content, nested, NOUN, FILMED)
+            inspected(found.result())
+
+        return av_remux.inspect_and_remux(
+            found,
+            content,
+            nested,
+            done,
+            noun=NOUN,
+            verb=FILMED,
+            options=self.read_options,
+            muxer=self.muxer,
+            faststart=self.iso,
+        )
+
+    def read_back(self, content: bytes, nested: Nested) -> tuple[Inspection, list[bytes]]:
+        """The result's read-out, opened afresh from its bytes without decoding a picture
+        (av_remux.READ_OUT says why that reads all the same tags); a video has no pieces to open."""
+        found = Found()
+        av_remux.inspect_container(
+            found, content, nested, NOUN, FILMED, {**self.read_options, **av_remux.READ_OUT}
+        )
+        if self.iso:
+            av_remux.inspect_item_list(found, content, nested, NOUN, FILMED)
+        return found.result(), []
 
 
 class Mp4(_RemuxedVideo):

@@ -20,20 +20,11 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, NoReturn
 
-from bot.evidence import model, warmup, zygote
+from bot.evidence import av_output, model, warmup, zygote
 from bot.evidence.limits import MAX_BYTES
-from bot.evidence.protocol import (
-    CLEAN,
-    ERRORS,
-    EXAMINE,
-    EXIT_MEMORY,
-    frame,
-    head,
-    read_frame,
-    send,
-)
+from bot.evidence.protocol import CLEAN, ERRORS, EXAMINE, EXIT_MEMORY, Mailbox
 
 # --- answering ------------------------------------------------------------------------------------
 
@@ -87,8 +78,13 @@ def _examine(content: bytes, filename: str, media_type: str) -> dict[str, Any]:
     }
 
 
-def _pairs(findings: tuple[model.Finding, ...]) -> list[list[str]]:
-    return [[found.kind, found.summary] for found in findings]
+def _pairs(findings: tuple[model.Finding, ...]) -> list[list[object]]:
+    """Each finding as [kind, phrase id, shown value, inside, removed, count]: ids, never sentences, so the
+    bot says them in the reporter's language (bot/cleaner_wire.py checks every field)."""
+    return [
+        [found.kind, found.phrase, found.value, found.inside, found.removed, found.count]
+        for found in findings
+    ]
 
 
 def _name(error: model.EvidenceError) -> str:
@@ -118,7 +114,7 @@ def private_control() -> socket.socket:
 
 def main(argv: list[str] | None = None, *, reader: zygote.Serve | None = None) -> NoReturn:
     """Warm up, then become the zygote (bot.evidence.zygote): it boxes itself, says ready and forks a
-    reader per file, which runs `reader` (`serve` unless a test gives another) on that file's pipes."""
+    reader per file, which runs `reader` (`serve` unless a test gives another) on that file's mailbox."""
     parser = argparse.ArgumentParser(prog="python -I -m bot.evidence.worker")
     parser.add_argument("--memory-bytes", type=int, required=True)
     parser.add_argument("--cpu-seconds", type=int, required=True)
@@ -128,20 +124,20 @@ def main(argv: list[str] | None = None, *, reader: zygote.Serve | None = None) -
     zygote.run(control, memory_bytes=args.memory_bytes, cpu_seconds=args.cpu_seconds, serve=reader or serve)
 
 
-def serve(requests: BinaryIO, answers: BinaryIO) -> int:
+def serve(mailbox: Mailbox) -> int:
     """Read one request, send its answer; the reader's exit status."""
     try:
-        header, content = read_frame(requests, MAX_BYTES)
-    except (ValueError, EOFError, UnicodeDecodeError):
+        header, content = mailbox.receive(MAX_BYTES)
+    except (ValueError, EOFError, UnicodeDecodeError, OSError):
         return 2
     try:
+        av_output.offer_outbox(mailbox.outbox)
         reply, body = answer(header, content)
         del content
-        send(answers, head(reply, len(body)))  # Why apart: joined, the file would be held twice
-        send(answers, body)
+        mailbox.reply(reply, body, in_outbox=av_output.in_outbox(body))
     except MemoryError:
         try:
-            send(answers, frame({"error": "TOO_MANY_PIXELS"}))
+            mailbox.reply({"error": "TOO_MANY_PIXELS"})
         except MemoryError:
             os._exit(EXIT_MEMORY)
     return 0

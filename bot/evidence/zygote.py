@@ -6,11 +6,14 @@ file, is forked for each file instead: the child starts as the pristine copy, so
 reach the next (each file's process is new, and ends with its file), and the second costs milliseconds.
 
 Life of one file (bot/cleaner.py is the other side):
-1. The bot sends the zygote the word `fork` with three pipe ends: the request to read, the answer to
-   write, and a status pipe. The zygote reads nothing else, ever.
+1. The bot sends the zygote the word `fork` with five descriptors: three pipe ends (the request to
+   read, the answer to write, and a status pipe) and two memfds, the inbox the file will be in and the
+   outbox the cleaned file goes into (bot.evidence.protocol). The zygote reads nothing else, ever.
 2. The zygote forks the *relay*, which takes namespaces and an empty root of its own for the file
    (isolation.box_one_file) and forks the *reader*, the first process of the new PID namespace. The
    reader drops every capability, takes its limits, reads the one request, answers it and exits.
+   The bot writes the file into the inbox and seals it when the file comes, before it sends the
+   request: until the request comes the reader is the zygote's pristine copy, and has read nothing.
 3. The relay, which holds only the status pipe, says there the numbers of both (so the bot can kill the
    reader by a pidfd whatever it does to its group or PDEATHSIG), waits for the reader and says how it
    ended, as the bot reads a worker's exit status.
@@ -24,12 +27,12 @@ import resource
 import signal
 import socket
 from collections.abc import Callable
-from typing import BinaryIO, NoReturn
+from typing import NoReturn
 
 from bot.evidence import isolation
-from bot.evidence.protocol import EXIT_CRASHED, EXIT_SLOW, FORK, VERSION, frame, send
+from bot.evidence.protocol import EXIT_CRASHED, EXIT_SLOW, FORK, FORK_FDS, VERSION, Mailbox, frame, send
 
-Serve = Callable[[BinaryIO, BinaryIO], int]
+Serve = Callable[[Mailbox], int]
 _MESSAGE = 64
 
 
@@ -53,12 +56,12 @@ def run(control: socket.socket, *, memory_bytes: int, cpu_seconds: int, serve: S
     control.sendall(frame({"ready": True, "version": VERSION, "isolated": isolated}))
     while True:
         try:
-            message, fds, _flags, _address = socket.recv_fds(control, _MESSAGE, 3)
+            message, fds, _flags, _address = socket.recv_fds(control, _MESSAGE, FORK_FDS)
         except OSError:
             os._exit(0)
         if not message:
             os._exit(0)  # the bot has gone
-        if message != FORK or len(fds) != 3:
+        if message != FORK or len(fds) != FORK_FDS:
             _close(fds)
             continue
         try:
@@ -73,7 +76,7 @@ def run(control: socket.socket, *, memory_bytes: int, cpu_seconds: int, serve: S
 
 def _relay(fds: list[int], isolated: bool, memory_bytes: int, cpu_seconds: int, serve: Serve) -> NoReturn:
     """The process outside the file's namespaces: fork the reader into them, report on it, end with it."""
-    requests, answers, status = fds
+    requests, answers, status, inbox, outbox = fds
     isolation.die_with_parent()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     if isolated and not isolation.box_one_file():
@@ -81,9 +84,9 @@ def _relay(fds: list[int], isolated: bool, memory_bytes: int, cpu_seconds: int, 
     reader = os.fork()
     if reader == 0:
         os.close(status)
-        _reader(requests, answers, isolated, memory_bytes, cpu_seconds, serve)
-    os.close(requests)
-    os.close(answers)
+        _reader((requests, answers, inbox, outbox), isolated, memory_bytes, cpu_seconds, serve)
+    for fd in (requests, answers, inbox, outbox):
+        os.close(fd)
     isolation.drop_capabilities()
     isolation.limit(memory_bytes, cpu_seconds)
     with os.fdopen(status, "wb", buffering=0) as out:
@@ -96,7 +99,7 @@ def _relay(fds: list[int], isolated: bool, memory_bytes: int, cpu_seconds: int, 
 
 
 def _reader(
-    requests: int, answers: int, isolated: bool, memory_bytes: int, cpu_seconds: int, serve: Serve
+    fds: tuple[int, int, int, int], isolated: bool, memory_bytes: int, cpu_seconds: int, serve: Serve
 ) -> NoReturn:
     """The process that reads the file: no capabilities, its limits, one request, then gone.
 
@@ -110,10 +113,11 @@ def _reader(
         os.setpgid(0, 0)
     isolation.drop_capabilities()
     isolation.limit(memory_bytes, cpu_seconds)
+    requests, answers, inbox, outbox = fds
     code = 1
     try:
-        with os.fdopen(requests, "rb", buffering=0) as inbox, os.fdopen(answers, "wb", buffering=0) as outbox:
-            code = serve(inbox, outbox)
+        with os.fdopen(requests, "rb", buffering=0) as asked, os.fdopen(answers, "wb", buffering=0) as told:
+            code = serve(Mailbox(asked, told, inbox, outbox))
     except BaseException:
         code = 1
     os._exit(code)

@@ -17,6 +17,7 @@ from candour.cli.keys import keys
 from candour.cli.officers import officer
 from candour.cli.policy import policy
 from candour.cli.running import run, sandbox
+from candour.cli.serve import serve
 from candour.cli.setup import init
 from candour.settings import SettingsFileError, export_secret_files
 from desk.cli import desk as desk_group
@@ -38,6 +39,7 @@ def main() -> None:
 main.add_command(init)
 main.add_command(run)
 main.add_command(sandbox)
+main.add_command(serve)
 main.add_command(officer)
 main.add_command(keys)
 main.add_command(policy)

@@ -83,9 +83,12 @@ def _print_case(opened: casework.OpenedCase) -> None:
             for key in ("ongoing", "risk_of_harm", "reported_before", "checkin_consent"):
                 click.echo(f"  {key}: {item.meta.get(key)}")
         elif item.kind == cases.EVIDENCE:
+            kept = (
+                ", not cleaned: its metadata is kept" if item.meta.get("metadata_kept") is not False else ""
+            )
             click.echo(
                 f"  file {item.meta.get('filename')} ({item.meta.get('media_type')}, {item.meta.get('size')} "
-                f"bytes, sha256 {item.meta.get('sha256')})"
+                f"bytes, sha256 {item.meta.get('sha256')}{kept})"
             )
         elif item.kind == cases.SUBJECTS:
             click.echo(f"  directory officers named: {len(item.meta.get('officer_ids', []))}")
@@ -124,7 +127,14 @@ async def case_list(vault: Vault, login: str, passphrase: str | None) -> None:
 @click.option("--subject-unit", default=None, help="Unit of the person reported.")
 @click.option("--subject-name", default="")
 @click.option("--risk-of-harm", is_flag=True)
-@click.option("--evidence", "evidence_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--evidence",
+    "evidence_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A file to seal with the report, as it is: the CLI does not clean it, so any metadata it "
+    "holds (a photo's place and device) is kept, and the desk shows it only as a download.",
+)
 @with_vault
 async def case_submit(
     vault: Vault,
@@ -135,17 +145,11 @@ async def case_submit(
     risk_of_harm: bool,
     evidence_files: tuple[Path, ...],
 ) -> None:
-    """Submit a report through the vault, as the bot does (smoke tests, training, the sandbox)."""
+    """Submit a report through the vault, as the bot does (smoke tests, training, the sandbox); evidence
+    files are sealed as they are, never cleaned."""
     text = sys.stdin.read() if narrative == "-" else narrative
     subjects = (cases.Person(name=subject_name, unit=subject_unit),) if subject_unit or subject_name else ()
-    evidence = tuple(
-        cases.Evidence(
-            filename=p.name,
-            media_type=mimetypes.guess_type(p.name)[0] or "application/octet-stream",
-            content=read_bytes(p),
-        )
-        for p in evidence_files
-    )
+    evidence = files_as_sent(evidence_files)
     result = await cases.submit(
         vault,
         report=cases.ReportSubmission(
@@ -159,4 +163,24 @@ async def case_submit(
     click.echo(
         f"case {result.reference} routed to {', '.join(result.queues)} (policy v{result.policy_version})"
     )
+    for item in evidence:
+        click.echo(f"file {item.filename}: sealed as it is, not cleaned (any metadata in it is kept)")
     click.echo(f"receipt code (shown once): {result.receipt_code}")
+
+
+def files_as_sent(paths: tuple[Path, ...]) -> tuple[cases.Evidence, ...]:
+    """Evidence files read as they are, marked as such.
+
+    Why kept, not cleaned: the CLI has no cleaner, and the desk previews (decodes with Pillow, beside
+    unlocked keys) only a file whose header says the evidence worker re-encoded it; a file marked as
+    cleaned that was not would be both a false label and a raw image decoded in that process.
+    """
+    return tuple(
+        cases.Evidence(
+            filename=p.name,
+            media_type=mimetypes.guess_type(p.name)[0] or "application/octet-stream",
+            content=read_bytes(p),
+            metadata_kept=True,
+        )
+        for p in paths
+    )

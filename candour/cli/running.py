@@ -1,17 +1,23 @@
-"""`candour run` and `candour sandbox`: the bot (or the sandbox chat), the desk and audit checkpoints together."""
+"""`candour run` and `candour sandbox`.
+
+With a Telegram token, `candour run` supervises the services as child processes (candour/supervisor.py
+says why): the intake, the desk on the port bound here, and the dispatcher. Without one it runs the
+sandbox chat in this terminal, with the desk and audit checkpoints beside it in this process.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
-from collections.abc import Coroutine
+import sys
+from collections.abc import Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import click
-from telegram.error import InvalidToken, NetworkError
 
 from bot.cleaner import Cleaner, IsolationError
 from candour.app import (
@@ -20,13 +26,13 @@ from candour.app import (
     configure_logging,
     open_vault,
     run_sandbox,
-    serve_bot,
     serve_desk,
-    warn_if_keys_with_data,
 )
 from candour.cli.common import CandourError, load_settings, needs_admin, run_async
+from candour.cli.serve import EX_CONFIG
 from candour.cli.setup import init
-from candour.settings import Settings
+from candour.settings import COMMAND_LINE_SECRETS, FILE_SUFFIX, Settings
+from candour.supervisor import Service, Supervisor
 from desk.server import DeskNotServedError, bound_port
 from storage import checkpoints
 from storage.clock import ManualClock
@@ -71,33 +77,51 @@ def _run_with(settings: Settings, desk_socket: socket.socket | None) -> None:
         run_async(_sandbox(settings, desk_socket=desk_socket))
         return
 
-    warn_if_keys_with_data(settings)
+    run_async(_supervise(settings, desk_socket))
 
-    async def _serve() -> None:
-        vault = await open_vault(settings)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        try:
-            services = [serve_bot(settings, vault, stop=stop), _keep_checkpointing(settings, vault, stop)]
-            if desk_socket is not None:
-                services.append(serve_desk(settings, vault, stop=stop, sock=desk_socket))
-                click.echo(_desk_banner(settings, desk_socket))
-            click.echo("Candour bot starting; Ctrl+C stops it.")
-            await run_together(stop, *services)
-        except (DeskNotServedError, IsolationError) as exc:
-            raise CandourError(str(exc)) from None
-        except InvalidToken:
-            raise CandourError("Telegram refused the token in CANDOUR_TELEGRAM_TOKEN") from None
-        except NetworkError:
-            raise CandourError(
-                "cannot reach the Telegram Bot API (check the network or CANDOUR_TELEGRAM_API_URL)"
-            ) from None
-        finally:
-            await vault.db.dispose()
 
-    run_async(_serve())
+def services(desk_socket: socket.socket | None) -> list[Service]:
+    """The services `candour run` starts: the intake, the desk (on the socket bound here) and the dispatcher."""
+    candour = (sys.executable, "-m", "candour.cli", "serve")
+    me = ("--supervised-by", str(os.getpid()))
+    env = service_environment(os.environ)
+    found = [Service("intake", (*candour, "intake", *me), env=env)]
+    if desk_socket is not None:
+        fd = desk_socket.fileno()
+        found.append(
+            Service("desk", (*candour, "desk", "--socket-fd", str(fd), *me), pass_fds=(fd,), env=env)
+        )
+    found.append(Service("dispatch", (*candour, "dispatch", *me), env=env))
+    return found
+
+
+def service_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The supervisor's environment without the secrets people type for commands (passphrases, desk
+    passwords, and their `_FILE` forms).
+
+    Why: `candour run` may have set the first officer up moments ago from CANDOUR_ADMIN_PASSPHRASE; no
+    service needs an officer's passphrase, and the intake, which parses strangers' files, must not have one
+    in reach (/proc/PID/environ), nor may it pass one on to the cleaner.
+    """
+    dropped = {name.upper() for name in COMMAND_LINE_SECRETS}
+    dropped |= {name + FILE_SUFFIX for name in dropped}
+    return {key: value for key, value in environ.items() if key.upper() not in dropped}
+
+
+async def _supervise(settings: Settings, desk_socket: socket.socket | None) -> None:
+    """Run the services as child processes until Ctrl+C or SIGTERM; one that refuses its configuration
+    (EX_CONFIG) stops them all, since starting it again would only fail the same way."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    supervisor = Supervisor(services(desk_socket), refuse_status=EX_CONFIG)
+    if desk_socket is not None:
+        click.echo(_desk_banner(settings, desk_socket))
+    click.echo("Candour is starting its services (intake, desk, dispatch); Ctrl+C stops them.")
+    await supervisor.run(stop)
+    if supervisor.refused:
+        raise CandourError(f"the {supervisor.refused} service refused to start (see the line above); stopped")
 
 
 def _desk_banner(settings: Settings, desk_socket: socket.socket) -> str:
