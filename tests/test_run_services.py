@@ -84,8 +84,8 @@ async def _collect(stream: asyncio.StreamReader | None, into: list[bytes]) -> No
         into.append(chunk)
 
 
-@pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[Running]:
+async def installed(tmp_path: Path) -> dict[str, str]:
+    """An installation made by `candour init` in tmp_path, and the environment that reaches it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOUR_")}
     env.update(
         {
@@ -102,6 +102,12 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
         str(CANDOUR), "init", "--non-interactive", "--admin-login", "admin", env=env, cwd=tmp_path
     )
     assert await init.wait() == 0
+    return env
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[Running]:
+    env = await installed(tmp_path)
     async with TelegramEmulator() as emu:
         emu.add_bot(TOKEN)
         env.update({"CANDOUR_TELEGRAM_TOKEN": TOKEN, "CANDOUR_TELEGRAM_API_URL": emu.root_url})
@@ -184,21 +190,7 @@ async def test_a_killed_supervisor_takes_its_services_with_it(running: Running) 
 
 
 async def test_a_refused_token_stops_every_service_with_one_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CANDOUR_")}
-    env.update(
-        {
-            "CANDOUR_DATA_DIR": str(tmp_path / "data"),
-            "CANDOUR_ARGON2_MEMORY_KIB": "64",
-            "CANDOUR_ARGON2_ITERATIONS": "1",
-            "CANDOUR_ARGON2_LANES": "1",
-            "CANDOUR_ADMIN_PASSPHRASE": PASSPHRASE,
-            "CANDOUR_DESK_PORT": "0",
-        }
-    )
-    init = await asyncio.create_subprocess_exec(
-        str(CANDOUR), "init", "--non-interactive", "--admin-login", "admin", env=env, cwd=tmp_path
-    )
-    assert await init.wait() == 0
+    env = await installed(tmp_path)
     async with TelegramEmulator() as emu:
         # The emulator knows no such bot: getMe answers 401, as Telegram does for a revoked token.
         env.update({"CANDOUR_TELEGRAM_TOKEN": "777002:UNKNOWN", "CANDOUR_TELEGRAM_API_URL": emu.root_url})
