@@ -515,3 +515,27 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(withhold_library_details)
+
+
+LIBRARY_LOGGERS = ("telegram", "httpx", "httpcore", "apscheduler", "uvicorn", "alembic", "asyncio")
+
+
+def withhold_library_details(record: logging.LogRecord) -> bool:
+    """Keep a library's log line to its fixed wording: its arguments and its exception's text withheld.
+
+    Threat: python-telegram-bot logs a whole update at CRITICAL when it cannot build a handler's context
+    ("Error while building CallbackContext for update %s"), and an update carries the user's id, name and
+    username; an exception's message or traceback can carry a URL with the token. Candour's own lines
+    never carry such values, so only the libraries' lines are cut down.
+    """
+    if record.name.split(".", 1)[0] in LIBRARY_LOGGERS:
+        if record.args:
+            record.msg = f"{record.msg} (details withheld)"
+            record.args = ()
+        if record.exc_info and record.exc_info[0] is not None:
+            record.msg = f"{record.msg} [{record.exc_info[0].__name__}]"
+            record.exc_info = None
+            record.exc_text = None
+    return True
