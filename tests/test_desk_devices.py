@@ -22,14 +22,13 @@ import pytest
 from sqlmodel import col, select
 
 from candour.app import desk_config
-from desk import server
 from desk.app import build_app, forget_passed
-from storage import crypto, desk_accounts
+from storage import desk_accounts
 from storage.clock import ManualClock
 from storage.models import AuditEntry, DeskDevice, Officer
 from storage.vault import Vault
-from tests.desk_world import PASSWORD, DeskClient, give_password, until_listening
-from tests.test_desk_signin_attacks import THRESHOLD, LiveDesk, attempt, free_port
+from tests.desk_world import PASSWORD, DeskClient, give_password
+from tests.test_desk_signin_attacks import THRESHOLD, LiveDesk, attempt, count_password_checks, serving
 
 DEVICE_FAILURES = 4
 PER_MINUTE = 3 * THRESHOLD
@@ -54,30 +53,14 @@ async def live(vault: Vault, settings) -> AsyncIterator[LiveDesk]:
             )
         ),
     )
-    port = free_port()
-    stop = asyncio.Event()
-    task = asyncio.create_task(server.serve(app, host="127.0.0.1", port=port, stop=stop))
-    await until_listening(port)
-    desk = LiveDesk(url=f"http://127.0.0.1:{port}", app=app, made=[])
-    yield desk
-    for http in desk.made:
-        await http.aclose()
-    stop.set()
-    await task
+    async with serving(app) as desk:
+        yield desk
 
 
 @pytest.fixture
 def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every verifier a password was checked against (the real check runs; this only counts)."""
-    seen: list[str] = []
-    real = crypto.verify_password
-
-    def counting(password: str, encoded: str) -> bool:
-        seen.append(encoded)
-        return real(password, encoded)
-
-    monkeypatch.setattr(crypto, "verify_password", counting)
-    return seen
+    return count_password_checks(monkeypatch)
 
 
 async def devices_of(vault: Vault, login: str) -> list[DeskDevice]:

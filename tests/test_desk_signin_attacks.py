@@ -15,6 +15,7 @@ import asyncio
 import base64
 import socket
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -68,6 +69,36 @@ class LiveDesk:
         return list(self.app.state.desk.sessions._sessions.values())
 
 
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[LiveDesk]:
+    """Serve `app` on a free loopback port until the block ends; clients made for it are closed."""
+    port = free_port()
+    stop = asyncio.Event()
+    task = asyncio.create_task(server.serve(app, host="127.0.0.1", port=port, stop=stop))
+    await until_listening(port)
+    desk = LiveDesk(url=f"http://127.0.0.1:{port}", app=app, made=[])
+    try:
+        yield desk
+    finally:
+        for http in desk.made:
+            await http.aclose()
+        stop.set()
+        await task
+
+
+def count_password_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every verifier a password is checked against from now on (the real check runs; this only counts)."""
+    seen: list[str] = []
+    real = crypto.verify_password
+
+    def counting(password: str, encoded: str) -> bool:
+        seen.append(encoded)
+        return real(password, encoded)
+
+    monkeypatch.setattr(crypto, "verify_password", counting)
+    return seen
+
+
 @pytest.fixture
 async def live(vault: Vault, settings) -> AsyncIterator[LiveDesk]:
     app = build_app(
@@ -85,30 +116,14 @@ async def live(vault: Vault, settings) -> AsyncIterator[LiveDesk]:
             )
         ),
     )
-    port = free_port()
-    stop = asyncio.Event()
-    task = asyncio.create_task(server.serve(app, host="127.0.0.1", port=port, stop=stop))
-    await until_listening(port)
-    desk = LiveDesk(url=f"http://127.0.0.1:{port}", app=app, made=[])
-    yield desk
-    for http in desk.made:
-        await http.aclose()
-    stop.set()
-    await task
+    async with serving(app) as desk:
+        yield desk
 
 
 @pytest.fixture
 def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every verifier a password was checked against (the real check runs; this only counts)."""
-    seen: list[str] = []
-    real = crypto.verify_password
-
-    def counting(password: str, encoded: str) -> bool:
-        seen.append(encoded)
-        return real(password, encoded)
-
-    monkeypatch.setattr(crypto, "verify_password", counting)
-    return seen
+    return count_password_checks(monkeypatch)
 
 
 async def verifier_of(vault: Vault, login: str) -> str:
