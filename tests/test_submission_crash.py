@@ -1,4 +1,4 @@
-"""Nothing lost or doubled at submission: the real bot (`candour run`, a child process) is SIGKILLed at each
+"""Nothing lost or doubled at submission: the real bot (`candour run` and its services) is SIGKILLed at each
 point between the reporter's Submit and a chat at rest, restarted, and the reporter then does what a
 person would (asks the bot again, presses Submit if offered, checks the code they hold with /status).
 
@@ -14,6 +14,7 @@ process) when the bot's request for that point arrives, so no crash hook exists 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -39,6 +40,7 @@ from storage import cases
 from storage.models import Case
 from storage.vault import Vault
 from tests.dispatch_world import install
+from tests.test_run_services import children
 
 TOKEN = "424242:SUBMIT-CRASH"
 CHAT = 6_100_000_001
@@ -116,7 +118,12 @@ class BotProcess:
         self.starts += 1
 
     def kill(self) -> None:
+        """SIGKILL the services `candour run` supervises (the intake does the work), then `run` itself,
+        before its back-off could start them again: the intake dies mid-step, not by a clean stop."""
         if self.process is not None and self.process.poll() is None:
+            for pid in children(self.process.pid).values():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
 
